@@ -1,0 +1,122 @@
+"""YAML → plain data plus a map from every key path to its line and column.
+
+PyYAML's composer gives nodes with marks; we build the Python values ourselves so that
+each value keeps its position, duplicate keys are caught (YAML silently keeps the last
+one), and anchors that refer to themselves cannot send us into a loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from orchestrator.exceptions import BlueprintError, Location
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class SourceMap:
+    """Positions of every node in one blueprint file, keyed by key path."""
+
+    file: str
+    positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+
+    def locate(self, path: Path) -> Location:
+        """The position of ``path``, or of its nearest ancestor that exists in the file."""
+        probe = tuple(path)
+        while probe and probe not in self.positions:
+            probe = probe[:-1]
+        line, column = self.positions.get(probe, (1, 1))
+        return Location(self.file, line, column, tuple(path))
+
+    def error(self, path: Path, message: str, hint: str | None = None) -> BlueprintError:
+        return BlueprintError(message, self.locate(path), hint=hint)
+
+
+class _Builder:
+    def __init__(self, source: SourceMap) -> None:
+        self.source = source
+        self.constructor = yaml.SafeLoader("")
+        self._active: set[int] = set()
+
+    def build(self, node: yaml.Node, path: Path) -> Any:
+        mark = node.start_mark
+        self.source.positions.setdefault(path, (mark.line + 1, mark.column + 1))
+        if id(node) in self._active:
+            raise self.source.error(path, "an alias refers to itself", "remove the cycle")
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                return self.constructor.construct_object(node, deep=True)
+            except yaml.YAMLError as exc:
+                raise self.source.error(
+                    path, f"cannot read value: {getattr(exc, 'problem', exc)}"
+                ) from None
+        self._active.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
+        finally:
+            self._active.discard(id(node))
+        raise self.source.error(path, f"unsupported YAML node {node.tag!r}")
+
+    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
+        # `<<: *base` merges; flatten_mapping expands it the way PyYAML itself would.
+        try:
+            self.constructor.flatten_mapping(node)
+        except yaml.YAMLError as exc:
+            raise self.source.error(
+                path, f"bad merge key: {getattr(exc, 'problem', exc)}"
+            ) from None
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            mark = key_node.start_mark
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise BlueprintError(
+                    "mapping keys must be plain text",
+                    Location(self.source.file, mark.line + 1, mark.column + 1, path),
+                )
+            key = key_node.value
+            if key in out:
+                first = self.source.positions.get((*path, key), (0, 0))[0]
+                raise BlueprintError(
+                    f"duplicate key {key!r} (first defined on line {first})",
+                    Location(self.source.file, mark.line + 1, mark.column + 1, (*path, key)),
+                    hint="YAML would silently keep only the last one; remove one of them",
+                )
+            self.source.positions[(*path, key)] = (mark.line + 1, mark.column + 1)
+            out[key] = self.build(value_node, (*path, key))
+        return out
+
+
+def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
+    """Parse one YAML document; raise ``BlueprintError`` with a position on any problem."""
+    source = SourceMap(file)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise BlueprintError(
+            f"invalid YAML: {exc.problem or exc.context}",
+            Location(file, line, column),
+            hint="check indentation and quoting around this line",
+        ) from None
+    except yaml.YAMLError as exc:
+        raise BlueprintError(f"invalid YAML: {exc}", Location(file, 1, 1)) from None
+    except (ValueError, RecursionError) as exc:  # e.g. control characters, absurd nesting
+        raise BlueprintError(f"invalid YAML: {exc}", Location(file, 1, 1)) from None
+    if node is None:
+        raise BlueprintError(
+            "the blueprint is empty",
+            Location(file, 1, 1),
+            hint="start from `envctl schema` or blueprints/checkout.yaml",
+        )
+    try:
+        return _Builder(source).build(node, ()), source
+    except RecursionError:
+        raise BlueprintError("the document is nested too deeply", Location(file, 1, 1)) from None

@@ -1,0 +1,75 @@
+"""`envctl`: the group, global options, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from orchestrator.cli import (
+    down_cmd,
+    gc_cmd,
+    logs_cmd,
+    ls_cmd,
+    run_cmd,
+    schema_cmd,
+    status_cmd,
+    up_cmd,
+    validate_cmd,
+)
+from orchestrator.cli.common import App, configure_logging
+from orchestrator.exceptions import EnvctlError, ExitCode
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only results and errors.")
+@click.version_option(package_name="envctl")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """Ephemeral, production-like test environments.
+
+    \b
+    Exit codes: 0 passed · 1 suites failed · 2 bad input (blueprint, options)
+                3 environment error · 130 interrupted
+    """
+    app = ctx.ensure_object(App)
+    app.verbose, app.quiet = verbose, quiet
+    configure_logging(app)
+
+
+for command in (
+    run_cmd.run,
+    up_cmd.up,
+    down_cmd.down,
+    ls_cmd.ls,
+    status_cmd.status,
+    logs_cmd.logs,
+    validate_cmd.validate,
+    schema_cmd.schema,
+    gc_cmd.gc,
+):
+    cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    app = App()
+    try:
+        code = cli.main(args=argv, standalone_mode=False, obj=app)
+    except EnvctlError as exc:
+        _report(app, exc)
+        sys.exit(int(exc.exit_code))
+    except click.exceptions.Abort:
+        click.echo("envctl: aborted", err=True)
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _report(app: App, exc: EnvctlError) -> None:
+    if app.output == "json":
+        click.echo(json.dumps(app.redactor.redact_data({"error": exc.as_dict()}), indent=2))
+    click.echo(app.redactor("envctl: error: " + exc.render()), err=True)

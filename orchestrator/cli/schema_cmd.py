@@ -1,0 +1,30 @@
+"""`envctl schema`: the blueprint JSON Schema, generated from the model."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option("--write", "target", type=click.Path(dir_okay=False), help="Write to this file.")
+@click.option("--check", "check", type=click.Path(dir_okay=False), help="Fail if FILE is stale.")
+def schema(target: str | None, check: str | None) -> None:
+    """Print the JSON Schema of blueprints (for editors and CI)."""
+    from orchestrator.blueprint.schema import render
+
+    text = render()
+    if check:
+        current = Path(check).read_text(encoding="utf-8") if Path(check).exists() else ""
+        if current != text:
+            click.echo(f"{check} is stale: run `envctl schema --write {check}`", err=True)
+            sys.exit(1)
+        click.echo(f"{check} is up to date", err=True)
+        return
+    if target:
+        Path(target).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {target}", err=True)
+        return
+    click.echo(text, nl=False)

@@ -1,0 +1,163 @@
+"""Planning: dependency order, and turning ``${…}`` into values once addresses exist.
+
+Two views of every address exist: the one services use among themselves (``internal``,
+from ``Runtime.address``) and the one the host uses (suites, probes: the handle's
+endpoint). On the local runtime they are the same; on Docker they are not.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestrator.blueprint import interpolation
+from orchestrator.blueprint.interpolation import Reference
+from orchestrator.blueprint.loader import LoadedBlueprint
+from orchestrator.blueprint.model import Suite
+from orchestrator.blueprint.source import Path as KeyPath
+from orchestrator.engines import adapter
+from orchestrator.exceptions import BlueprintError
+from orchestrator.runtime.base import Endpoint, EnvironmentContext, ServiceSpec
+from orchestrator.secrets import SecretStore
+
+
+def dependency_graph(loaded: LoadedBlueprint) -> dict[str, set[str]]:
+    return {name: set(svc.depends_on) for name, svc in loaded.model.services.items()}
+
+
+def start_order(loaded: LoadedBlueprint) -> list[str]:
+    """One valid start order (dependencies first); used for stopping in reverse."""
+    return list(graphlib.TopologicalSorter(dependency_graph(loaded)).static_order())
+
+
+def env_var_prefix(service: str) -> str:
+    return "ENVCTL_" + re.sub(r"[^A-Z0-9]", "_", service.upper())
+
+
+@dataclass
+class Resolver:
+    loaded: LoadedBlueprint
+    env: EnvironmentContext
+    secrets: SecretStore
+    environ: Mapping[str, str]
+    internal: dict[str, Endpoint] = field(default_factory=dict)
+    external: dict[str, Endpoint] = field(default_factory=dict)
+    _env_cache: dict[str, dict[str, str]] = field(default_factory=dict)
+    _resolving: set[str] = field(default_factory=set)
+
+    # services -----------------------------------------------------------------------
+
+    def service_env(self, name: str) -> dict[str, str]:
+        """The service's env with references resolved in the in-environment view."""
+        if name not in self._env_cache:
+            if name in self._resolving:
+                raise self.loaded.source.error(
+                    ("services", name, "env"),
+                    "circular ${…url} references between services' env",
+                    "reference host and port instead of url in one of them",
+                )
+            self._resolving.add(name)
+            try:
+                svc = self.loaded.service(name)
+                values = {
+                    key: self.text(value, ("services", name, "env", key), name, self.internal)
+                    for key, value in svc.env.items()
+                }
+                if svc.local:
+                    values.update(
+                        {
+                            key: self.text(
+                                value, ("services", name, "local", "env", key), name, self.internal
+                            )
+                            for key, value in svc.local.env.items()
+                        }
+                    )
+            finally:
+                self._resolving.discard(name)
+            self._env_cache[name] = values
+        return self._env_cache[name]
+
+    def service_spec(self, name: str) -> ServiceSpec:
+        svc = self.loaded.service(name)
+        command = None
+        if svc.local and svc.local.command:
+            command = self.text(
+                svc.local.command, ("services", name, "local", "command"), name, self.internal
+            )
+        cwd = self.loaded.directory
+        if svc.local and svc.local.cwd:
+            cwd = (self.loaded.directory / svc.local.cwd).resolve()
+        return ServiceSpec(name, svc, self.service_env(name), command, cwd)
+
+    def url(self, name: str, endpoints: Mapping[str, Endpoint]) -> str:
+        endpoint = endpoints[name]
+        engine = self.loaded.service(name).engine
+        if engine is not None:
+            return adapter(engine).url(endpoint, self.service_env(name))
+        return f"http://{endpoint.address}"
+
+    # suites ---------------------------------------------------------------------------
+
+    def endpoint_vars(self) -> dict[str, str]:
+        """``ENVCTL_<SERVICE>_HOST/_PORT/_URL`` for every service, host view."""
+        out: dict[str, str] = {}
+        for name, endpoint in self.external.items():
+            prefix = env_var_prefix(name)
+            out[f"{prefix}_HOST"] = endpoint.host
+            out[f"{prefix}_PORT"] = str(endpoint.port or "")
+            out[f"{prefix}_URL"] = self.url(name, self.external)
+        return out
+
+    def suite_command(self, index: int, suite: Suite) -> str:
+        return self.text(suite.run, ("suites", index, "run"), None, self.external)
+
+    def suite_env(self, index: int, suite: Suite) -> dict[str, str]:
+        return {
+            key: self.text(value, ("suites", index, "env", key), None, self.external)
+            for key, value in suite.env.items()
+        }
+
+    def suite_junit(self, index: int, suite: Suite) -> Path:
+        if suite.junit:
+            text = self.text(suite.junit, ("suites", index, "junit"), None, self.external)
+            return (self.loaded.directory / text).resolve()
+        return self.env.run_dir / f"{suite.name}.xml"
+
+    # the one interpolation routine ---------------------------------------------------
+
+    def text(
+        self,
+        value: str,
+        path: KeyPath,
+        owner: str | None,
+        endpoints: Mapping[str, Endpoint],
+    ) -> str:
+        location = self.loaded.source.locate(path)
+
+        def lookup(ref: Reference) -> str:
+            if ref.namespace == "secret":
+                return self.secrets.get(ref.name, f"{location} {location.key_path}")
+            if ref.namespace == "env":
+                found = self.environ.get(ref.name, ref.default)
+                if found is None:
+                    raise BlueprintError(
+                        f"environment variable {ref.name!r} is not set",
+                        location,
+                        hint=f"export {ref.name}=..., or write ${{env.{ref.name}:-default}}",
+                    )
+                return found
+            if ref.namespace == "run":
+                return str(self.env.run_dir) if ref.name == "dir" else self.env.env_id
+            service = owner if ref.namespace == "self" else ref.namespace
+            assert service is not None, "validate.py rejects ${self.…} outside services"
+            endpoint = endpoints[service]
+            if ref.name == "host":
+                return endpoint.host
+            if ref.name == "port":
+                return str(endpoint.port or "")
+            return self.url(service, endpoints)
+
+        return interpolation.render(value, lookup)

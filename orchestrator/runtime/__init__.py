@@ -1,0 +1,1 @@
+"""Runtimes: where an environment's services run. See ``base.py`` for the seam."""

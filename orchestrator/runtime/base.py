@@ -1,0 +1,153 @@
+"""The runtime seam: what envctl needs from a place that runs services.
+
+A runtime (local processes, Docker, Kubernetes, the in-memory fake) implements the methods
+of ``Runtime`` below and nothing else; the engine drives the lifecycle around them::
+
+    runtime.prepare(env, blueprint)          # isolation: a dir, a network, a namespace
+    for each service, in dependency order:
+        ep = runtime.address(env, spec)      # where the others and the host reach it
+        h = runtime.start(env, spec)         # returns once started (not yet ready)
+        runtime.exit_reason(h)               # polled while the engine probes readiness
+    ...suites run against the endpoints...
+    runtime.stop(h) for each, dependants first
+    runtime.destroy(record)                  # always; idempotent; works from state alone
+
+Contract:
+
+* ``start`` either returns a handle or raises ``ServiceError`` having cleaned up what it
+  began. Handles are persisted (``details`` must be JSON-serialisable and secret-free), so
+  another envctl process can ``destroy`` an environment from its ``EnvRecord`` alone.
+* Everything a runtime creates is tagged with the environment id, so that ``orphans``
+  can find what a killed envctl left behind.
+* ``destroy`` never raises for things already gone; it returns what it could not remove.
+
+A minimal runtime, e.g. for a test double::
+
+    class EchoRuntime(Runtime):
+        name = "echo"
+        def address(self, env, spec): return Endpoint("127.0.0.1", spec.container_port)
+        def start(self, env, spec): return ServiceHandle(spec.name, self.address(env, spec))
+        ...
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from orchestrator.blueprint.loader import LoadedBlueprint
+    from orchestrator.blueprint.model import Service
+    from orchestrator.readiness import Probe
+    from orchestrator.settings import Settings
+    from orchestrator.state import EnvRecord
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a service listens, as seen by whoever is given it."""
+
+    host: str
+    port: int | None
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}" if self.port else self.host
+
+
+@dataclass(frozen=True)
+class EnvironmentContext:
+    """One environment's identity and directories, handed to every runtime call."""
+
+    env_id: str
+    blueprint: str
+    owner: str | None
+    work_dir: Path  # private, removed at teardown
+    run_dir: Path  # reports and logs, kept after teardown
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A service with every ``${…}`` resolved, ready to start. Holds secrets: never persist."""
+
+    name: str
+    service: Service
+    env: Mapping[str, str]
+    command: str | None
+    cwd: Path
+
+    @property
+    def container_port(self) -> int | None:
+        return self.service.ports[0] if self.service.ports else None
+
+
+@dataclass(frozen=True)
+class ServiceHandle:
+    """A started service. ``details`` is runtime-specific, persisted, and secret-free."""
+
+    name: str
+    endpoint: Endpoint
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Runtime(abc.ABC):
+    """Base class of every runtime; see the module docstring for the contract."""
+
+    name: ClassVar[str]
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def prepare(self, env: EnvironmentContext, blueprint: LoadedBlueprint) -> None:
+        """Check the blueprint can run here (raise ``BlueprintError``), create isolation."""
+        env.work_dir.mkdir(parents=True, exist_ok=True)
+
+    @abc.abstractmethod
+    def address(self, env: EnvironmentContext, name: str, service: Service) -> Endpoint:
+        """Reserve and return the endpoint of a service before anything starts."""
+
+    @abc.abstractmethod
+    def start(self, env: EnvironmentContext, spec: ServiceSpec) -> ServiceHandle:
+        """Start one service; clean up and raise ``ServiceError`` if that fails."""
+
+    def readiness_probe(self, handle: ServiceHandle) -> Probe | None:
+        """A probe that replaces the blueprint's; None means use the blueprint's."""
+        return None
+
+    @abc.abstractmethod
+    def exit_reason(self, handle: ServiceHandle) -> str | None:
+        """None while the service runs; otherwise why it stopped ('exited with code 1')."""
+
+    @abc.abstractmethod
+    def log_path(self, env: EnvRecord | EnvironmentContext, service: str) -> Path | None:
+        """The file that holds the service's output, if the runtime keeps one."""
+
+    def log_tail(self, handle: ServiceHandle, env: EnvironmentContext, lines: int = 30) -> str:
+        path = self.log_path(env, handle.name)
+        if path is None or not path.exists():
+            return ""
+        with path.open("rb") as fh:
+            fh.seek(0, 2)
+            fh.seek(max(0, fh.tell() - 64 * 1024))
+            text = fh.read().decode("utf-8", errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+    @abc.abstractmethod
+    def stop(self, handle: ServiceHandle) -> None:
+        """Stop one service gracefully, then forcibly. Idempotent."""
+
+    @abc.abstractmethod
+    def destroy(self, record: EnvRecord) -> Sequence[str]:
+        """Remove everything of the environment; return what could not be removed."""
+
+    def orphans(self) -> set[str]:
+        """Ids of every environment that has resources here (gc subtracts the live ones)."""
+        return set()
+
+    def reap_orphan(self, env_id: str) -> Sequence[str]:
+        """Remove what ``orphans`` found for ``env_id``; return what could not be removed."""
+        return []

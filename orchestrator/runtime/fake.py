@@ -1,0 +1,117 @@
+"""An in-memory runtime for unit tests of the engine: no processes, no sockets.
+
+Behaviour per service is scripted with ``FakeBehaviour`` so tests can make a service fail
+to start, exit while starting, never become ready, or report a version. Every call is
+logged in ``calls`` so tests can assert on the order of the lifecycle.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from orchestrator.exceptions import ServiceError
+from orchestrator.runtime.base import (
+    Endpoint,
+    EnvironmentContext,
+    Runtime,
+    ServiceHandle,
+    ServiceSpec,
+)
+
+
+@dataclass(frozen=True)
+class _AlwaysReady:
+    version: str | None
+    description: str = "fake"
+
+    def check(self, endpoint: Endpoint, timeout: float) -> str | None:
+        return self.version
+
+
+if TYPE_CHECKING:
+    from orchestrator.blueprint.model import Service
+    from orchestrator.readiness import Probe
+    from orchestrator.settings import Settings
+    from orchestrator.state import EnvRecord
+
+
+@dataclass
+class FakeBehaviour:
+    start_error: str | None = None
+    exits_with: int | None = None  # the "process" exits while starting
+    start_delay: float = 0.0
+    version: str | None = None
+
+
+@dataclass
+class FakeWorld:
+    """State shared by every FakeRuntime of one test, standing in for the machine."""
+
+    behaviours: dict[str, FakeBehaviour] = field(default_factory=dict)
+    running: dict[tuple[str, str], ServiceHandle] = field(default_factory=dict)
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    ports: itertools.count[int] = field(default_factory=lambda: itertools.count(41000))
+
+
+DEFAULT_WORLD = FakeWorld()
+
+
+class FakeRuntime(Runtime):
+    name = "fake"
+
+    def __init__(self, settings: Settings, world: FakeWorld | None = None) -> None:
+        super().__init__(settings)
+        self.world = world or DEFAULT_WORLD
+
+    def _call(self, what: str, name: str) -> None:
+        with self.world.lock:
+            self.world.calls.append((what, name))
+
+    def address(self, env: EnvironmentContext, name: str, service: Service) -> Endpoint:
+        with self.world.lock:
+            return Endpoint("127.0.0.1", next(self.world.ports))
+
+    def start(self, env: EnvironmentContext, spec: ServiceSpec) -> ServiceHandle:
+        behaviour = self.world.behaviours.get(spec.name, FakeBehaviour())
+        self._call("start", spec.name)
+        if behaviour.start_delay:
+            time.sleep(behaviour.start_delay)
+        if behaviour.start_error:
+            raise ServiceError(spec.name, behaviour.start_error)
+        handle = ServiceHandle(
+            spec.name,
+            Endpoint("127.0.0.1", 41000),
+            {"env": env.env_id, "version": behaviour.version, "exits": behaviour.exits_with},
+        )
+        with self.world.lock:
+            self.world.running[(env.env_id, spec.name)] = handle
+        return handle
+
+    def readiness_probe(self, handle: ServiceHandle) -> Probe | None:
+        return _AlwaysReady(handle.details.get("version"))
+
+    def exit_reason(self, handle: ServiceHandle) -> str | None:
+        code = handle.details.get("exits")
+        return None if code is None else f"exited with code {code}"
+
+    def log_path(self, env: EnvRecord | EnvironmentContext, service: str) -> Path | None:
+        return None
+
+    def stop(self, handle: ServiceHandle) -> None:
+        self._call("stop", handle.name)
+        with self.world.lock:
+            self.world.running.pop((str(handle.details.get("env")), handle.name), None)
+
+    def destroy(self, record: EnvRecord) -> Sequence[str]:
+        self._call("destroy", record.id)
+        with self.world.lock:
+            for key in [k for k in self.world.running if k[0] == record.id]:
+                self.world.running.pop(key)
+        return []

@@ -1,0 +1,171 @@
+"""Process control for the local runtime: spawn in a group, tag, stop, find by tag.
+
+Every process we start gets the environment id in its environment (``ENVCTL_ENV_ID``),
+the local equivalent of a container label: whatever a killed envctl leaves behind can
+be found by scanning processes for it, even processes we never recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+log = logging.getLogger(__name__)
+
+TAG = "ENVCTL_ENV_ID"
+
+
+@dataclass(frozen=True)
+class RunAs:
+    """An unprivileged user to run servers that refuse root (PostgreSQL)."""
+
+    uid: int
+    gid: int
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    log_path: Path,
+    run_as: RunAs | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start a process in its own session (so it has its own process group)."""
+    with log_path.open("ab") as out:
+        return subprocess.Popen(
+            list(argv),
+            env=dict(env),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            user=run_as.uid if run_as else None,
+            group=run_as.gid if run_as else None,
+            extra_groups=[] if run_as else None,
+        )
+
+
+def started_at(pid: int) -> float | None:
+    """The process's start time, used with the pid as an identity safe from pid reuse."""
+    try:
+        return psutil.Process(pid).create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return None
+
+
+def is_same_process(pid: int | None, started: float | None) -> bool:
+    if not pid or started is None:
+        return False
+    now = started_at(pid)
+    if now is None or abs(now - started) >= 0.05:
+        return False
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def stop_group(
+    pid: int,
+    started: float | None,
+    stop_signal: signal.Signals,
+    timeout: float,
+    popen: subprocess.Popen[bytes] | None = None,
+) -> None:
+    """Signal a process group, wait up to ``timeout``, then SIGKILL what is left."""
+    if popen is not None and popen.poll() is not None:
+        _kill_group(pid, signal.SIGKILL)  # the leader is gone; its children may not be
+        return
+    if popen is None and not is_same_process(pid, started):
+        _kill_group(pid, signal.SIGKILL, only_if_members=True)
+        return
+    _kill_group(pid, stop_signal)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if popen is not None:
+            if popen.poll() is not None:
+                break
+        elif not is_same_process(pid, started):
+            break
+        time.sleep(0.05)
+    else:
+        log.info("process group %d did not stop within %.0fs; killing it", pid, timeout)
+    _kill_group(pid, signal.SIGKILL)
+    if popen is not None:
+        try:
+            popen.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            log.warning("process %d did not exit after SIGKILL", pid)
+
+
+def _kill_group(pgid: int, sig: signal.Signals, only_if_members: bool = False) -> None:
+    if only_if_members and not _group_members(pgid):
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _group_members(pgid: int) -> list[int]:
+    members = []
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if os.getpgid(proc.pid) == pgid:
+                members.append(proc.pid)
+        except (ProcessLookupError, PermissionError):
+            continue
+    return members
+
+
+def tagged(env_id: str | None = None) -> dict[str, list[psutil.Process]]:
+    """Processes carrying ``ENVCTL_ENV_ID`` (optionally one id), grouped by id."""
+    found: dict[str, list[psutil.Process]] = {}
+    me = os.getpid()
+    for proc in psutil.process_iter(["pid"]):
+        if proc.pid == me:
+            continue
+        try:
+            value = proc.environ().get(TAG)
+        except (psutil.Error, OSError):
+            continue
+        if value and (env_id is None or value == env_id):
+            found.setdefault(value, []).append(proc)
+    return found
+
+
+def kill_tagged(env_id: str, timeout: float = 5.0) -> list[str]:
+    """SIGKILL every process tagged with ``env_id``; return descriptions of survivors."""
+    procs = tagged(env_id).get(env_id, [])
+    for proc in procs:
+        try:
+            proc.kill()
+        except psutil.Error:
+            continue
+    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    return [f"process {p.pid}" for p in alive if _alive(p)]
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited with code {returncode}"

@@ -1,0 +1,216 @@
+"""The local runtime: every service a real process on 127.0.0.1, no daemon needed.
+
+Per environment: a private directory (services' data, logs), ports reserved in the state
+store so parallel environments never collide, one process group per service, and the
+environment id in every process's environment so orphans can be found after a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import random
+import shutil
+import signal
+import subprocess
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from orchestrator.blueprint.loader import LoadedBlueprint
+from orchestrator.blueprint.model import Engine, Service
+from orchestrator.childenv import base_environ
+from orchestrator.exceptions import BlueprintError, ServiceError
+from orchestrator.runtime.base import (
+    Endpoint,
+    EnvironmentContext,
+    Runtime,
+    ServiceHandle,
+    ServiceSpec,
+)
+from orchestrator.runtime.local import binaries, postgres, processes, redis
+from orchestrator.runtime.local.processes import RunAs
+from orchestrator.state import EnvRecord, StateStore
+
+log = logging.getLogger(__name__)
+
+PORT_RANGE = (20000, 32000)  # below Linux's ephemeral range, so outgoing sockets never sit there
+MARKER = ".envctl-env"
+STOP_TIMEOUT = 10.0
+
+
+class LocalRuntime(Runtime):
+    name = "local"
+
+    def __init__(self, settings):  # type: ignore[no-untyped-def]
+        super().__init__(settings)
+        self._state: StateStore | None = None
+        self._ports: dict[tuple[str, str], int] = {}
+        self._procs: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def state(self) -> StateStore:
+        if self._state is None:
+            self._state = StateStore(self.settings.state_db)
+        return self._state
+
+    # lifecycle ---------------------------------------------------------------------
+
+    def prepare(self, env: EnvironmentContext, blueprint: LoadedBlueprint) -> None:
+        for name, svc in blueprint.model.services.items():
+            if svc.engine is None and not (svc.local and svc.local.command):
+                raise BlueprintError(
+                    f"service {name!r} has no local.command, and no engine envctl can start",
+                    blueprint.service_location(name),
+                    hint="add `local: {command: ...}`, set `engine: postgres|redis`, "
+                    "or use --runtime docker",
+                )
+        needed = {svc.engine for svc in blueprint.model.services.values() if svc.engine}
+        # Fail before anything starts when a server binary is missing.
+        if Engine.postgres in needed:
+            binaries.postgres(self.settings.binary_source)
+        if Engine.redis in needed:
+            binaries.redis(self.settings.binary_source)
+        env.work_dir.mkdir(parents=True, exist_ok=True)
+        (env.work_dir / MARKER).write_text(env.env_id, encoding="utf-8")
+        (env.work_dir / "logs").mkdir(exist_ok=True)
+        if _run_as() is not None:
+            env.work_dir.chmod(0o711)  # let the unprivileged server user reach its own dir
+
+    def address(self, env: EnvironmentContext, name: str, service: Service) -> Endpoint:
+        port = self.state.reserve_port(env.env_id, _candidates())
+        with self._lock:
+            self._ports[(env.env_id, name)] = port
+        return Endpoint("127.0.0.1", port)
+
+    def start(self, env: EnvironmentContext, spec: ServiceSpec) -> ServiceHandle:
+        port = self._ports[(env.env_id, spec.name)]
+        service_dir = env.work_dir / "services" / spec.name
+        service_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_path(env, spec.name)
+        assert log_path is not None
+        process_env = _process_env(env.env_id, spec)
+        run_as: RunAs | None = None
+        engine = spec.service.engine
+        stop_signal = signal.SIGTERM
+        if engine is Engine.postgres:
+            run_as = _run_as()
+            bins = binaries.postgres(self.settings.binary_source)
+            argv = postgres.prepare(
+                spec.name, bins, service_dir, port, spec.env, process_env, run_as
+            )
+            stop_signal = signal.SIGINT  # "fast" shutdown: no waiting for clients
+        elif engine is Engine.redis:
+            argv = redis.prepare(
+                binaries.redis(self.settings.binary_source), service_dir, port, spec.env
+            )
+        else:
+            assert spec.command is not None, "prepare() checked every service has a command"
+            argv = ["/bin/sh", "-c", f"exec {spec.command}"]
+            if spec.service.local:
+                stop_signal = signal.Signals[spec.service.local.stop_signal]
+        cwd = service_dir if engine is not None else spec.cwd
+        try:
+            proc = processes.spawn(argv, env=process_env, cwd=cwd, log_path=log_path, run_as=run_as)
+        except OSError as exc:
+            raise ServiceError(
+                spec.name,
+                f"cannot start {argv[0]!r}: {exc.strerror or exc}",
+                hint="check local.command and local.cwd in the blueprint",
+            ) from exc
+        with self._lock:
+            self._procs[(env.env_id, spec.name)] = proc
+        details = {
+            "pid": proc.pid,
+            "started": processes.started_at(proc.pid),
+            "port": port,
+            "stop_signal": stop_signal.name,
+            "log": str(log_path),
+            "engine": engine.value if engine else None,
+        }
+        return ServiceHandle(spec.name, Endpoint("127.0.0.1", port), details)
+
+    def exit_reason(self, handle: ServiceHandle) -> str | None:
+        proc = self._popen(handle)
+        if proc is not None:
+            code = proc.poll()
+            return None if code is None else processes.describe_exit(code)
+        pid, started = handle.details.get("pid"), handle.details.get("started")
+        return None if processes.is_same_process(pid, started) else "is not running"
+
+    def log_path(self, env: EnvRecord | EnvironmentContext, service: str) -> Path | None:
+        return env.work_dir / "logs" / f"{service}.log"
+
+    def stop(self, handle: ServiceHandle) -> None:
+        pid = handle.details.get("pid")
+        if not pid:
+            return
+        processes.stop_group(
+            pid,
+            handle.details.get("started"),
+            signal.Signals[handle.details.get("stop_signal", "SIGTERM")],
+            STOP_TIMEOUT,
+            popen=self._popen(handle),
+        )
+
+    def destroy(self, record: EnvRecord) -> Sequence[str]:
+        for name, details in reversed(list(record.services.items())):
+            self.stop(ServiceHandle(name, Endpoint("127.0.0.1", None), details))
+        leftovers = processes.kill_tagged(record.id)
+        shutil.rmtree(record.work_dir, ignore_errors=True)
+        if record.work_dir.exists():
+            leftovers.append(f"directory {record.work_dir}")
+        with self._lock:
+            for key in [k for k in self._procs if k[0] == record.id]:
+                self._procs.pop(key)
+        return leftovers
+
+    def orphans(self) -> set[str]:
+        found = set(processes.tagged())
+        for marker in self.settings.work_root.glob(f"envctl-*/{MARKER}"):
+            try:
+                env_id = marker.read_text(encoding="utf-8").strip()
+            except OSError:
+                continue
+            if env_id:
+                found.add(env_id)
+        return found
+
+    def reap_orphan(self, env_id: str) -> Sequence[str]:
+        leftovers = processes.kill_tagged(env_id)
+        for marker in self.settings.work_root.glob(f"envctl-{env_id}-*/{MARKER}"):
+            shutil.rmtree(marker.parent, ignore_errors=True)
+            if marker.parent.exists():
+                leftovers.append(f"directory {marker.parent}")
+        return leftovers
+
+    def _popen(self, handle: ServiceHandle) -> subprocess.Popen[bytes] | None:
+        with self._lock:
+            for (_, name), proc in self._procs.items():
+                if name == handle.name and proc.pid == handle.details.get("pid"):
+                    return proc
+        return None
+
+
+def _candidates() -> Iterator[int]:
+    low, high = PORT_RANGE
+    start = random.randrange(low, high)
+    for offset in range(high - low):
+        yield low + (start - low + offset) % (high - low)
+
+
+def _run_as() -> RunAs | None:
+    """``nobody`` when we are root (PostgreSQL refuses root); ourselves otherwise."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam("nobody")
+    except KeyError:
+        return None
+    return RunAs(entry.pw_uid, entry.pw_gid)
+
+
+def _process_env(env_id: str, spec: ServiceSpec) -> dict[str, str]:
+    return {**base_environ(), **spec.env, processes.TAG: env_id}

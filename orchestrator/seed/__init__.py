@@ -1,0 +1,1 @@
+"""Data-volume seeding. Today: schema files; row generation arrives with its own issue."""

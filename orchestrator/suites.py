@@ -1,0 +1,159 @@
+"""Run one test suite against a live environment.
+
+The suite is a shell command in its own process group, so a timeout or Ctrl-C stops it
+and everything it spawned (pytest-xdist workers, browsers). Its output is streamed through
+the redactor into a log file in the run dir and, when asked, to the terminal.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import signal
+import subprocess
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.secrets import Redactor
+
+
+class SuiteStatus(enum.StrEnum):
+    passed = "passed"
+    failed = "failed"
+    timeout = "timeout"
+    error = "error"  # could not be started at all
+
+
+@dataclass(frozen=True)
+class TestCounts:
+    total: int
+    failures: int
+    errors: int
+    skipped: int
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    name: str
+    tier: str
+    status: SuiteStatus
+    exit_code: int | None
+    seconds: float
+    junit: Path | None
+    tests: TestCounts | None
+    log: Path
+
+
+def run_suite(
+    *,
+    name: str,
+    tier: str,
+    command: str,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    log_path: Path,
+    junit_path: Path,
+    redactor: Redactor,
+    echo: Callable[[str], None] | None = None,
+) -> SuiteResult:
+    started = time.monotonic()
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    junit_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w", encoding="utf-8") as log:
+        try:
+            proc = subprocess.Popen(
+                ["/bin/sh", "-c", command],
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            log.write(redactor(f"cannot start suite: {exc}\n"))
+            return SuiteResult(
+                name,
+                tier,
+                SuiteStatus.error,
+                None,
+                time.monotonic() - started,
+                None,
+                None,
+                log_path,
+            )
+        pump = threading.Thread(target=_pump, args=(proc, log, redactor, echo), daemon=True)
+        pump.start()
+        timed_out = False
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_group(proc)
+        except BaseException:
+            _kill_group(proc)  # Ctrl-C, SIGTERM: the suite goes down with the run
+            raise
+        finally:
+            pump.join(timeout=5)
+        if timed_out:
+            log.write(f"\nenvctl: suite {name!r} timed out after {timeout:g}s and was stopped\n")
+    seconds = time.monotonic() - started
+    junit = junit_path if junit_path.is_file() else None
+    if timed_out:
+        status = SuiteStatus.timeout
+    else:
+        status = SuiteStatus.passed if proc.returncode == 0 else SuiteStatus.failed
+    return SuiteResult(
+        name, tier, status, proc.returncode, seconds, junit, _counts(junit), log_path
+    )
+
+
+def _pump(
+    proc: subprocess.Popen[bytes],
+    log: object,
+    redactor: Redactor,
+    echo: Callable[[str], None] | None,
+) -> None:
+    assert proc.stdout is not None
+    for raw in proc.stdout:
+        line = redactor(raw.decode("utf-8", errors="replace"))
+        log.write(line)  # type: ignore[attr-defined]
+        if echo is not None:
+            echo(line.rstrip("\n"))
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        try:
+            proc.wait(timeout=3)
+            # The leader is gone; make sure nothing it spawned lingers.
+            os.killpg(proc.pid, signal.SIGKILL)
+        except subprocess.TimeoutExpired:
+            continue
+        except (ProcessLookupError, PermissionError):
+            pass
+        return
+
+
+def _counts(junit: Path | None) -> TestCounts | None:
+    if junit is None:
+        return None
+    try:
+        root = ET.parse(junit).getroot()
+    except (ET.ParseError, OSError):
+        return None
+    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+
+    def total(attr: str) -> int:
+        return sum(int(s.get(attr, 0) or 0) for s in suites)
+
+    return TestCounts(total("tests"), total("failures"), total("errors"), total("skipped"))
