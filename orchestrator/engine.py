@@ -32,7 +32,7 @@ from orchestrator.result import RunResult, RunStatus, ServiceResult
 from orchestrator.runtime import registry
 from orchestrator.runtime.base import EnvironmentContext, Runtime, ServiceHandle
 from orchestrator.runtime.local.processes import is_same_process, started_at
-from orchestrator.secrets import Redactor, SecretStore, save_redactions
+from orchestrator.secrets import Redactor, SecretStore, load_redactions, save_redactions
 from orchestrator.seed import schema as schema_seed
 from orchestrator.settings import Settings
 from orchestrator.state import EnvRecord, StateStore, this_host
@@ -173,6 +173,7 @@ class Session:
         self._phase("provision", t)
         if first_error is not None:
             raise first_error
+        self._write_env_file()
         self.state.set_status(self.env_id, EnvStatus.ready.value)
 
     def _bring_up(self, spec: Any) -> None:
@@ -241,7 +242,7 @@ class Session:
             self.warnings.append("no suites selected: nothing was tested")
             return []
         self.state.set_status(self.env_id, EnvStatus.testing.value)
-        env_file = self._write_env_file()
+        env_file = self.env_file
         results = []
         t = time.monotonic()
         for index, suite in chosen:
@@ -276,13 +277,29 @@ class Session:
         self._phase("suites", t)
         return results
 
-    def _write_env_file(self) -> Path:
+    def _stop_services(self) -> None:
+        """Dependants first; the services of one level stop side by side."""
+        for level in plan.stop_levels(self.loaded):
+            handles = [self.handles[n] for n in level if n in self.handles]
+            if not handles:
+                continue
+            with futures.ThreadPoolExecutor(max_workers=len(handles)) as pool:
+                for handle, fut in [(h, pool.submit(self.runtime.stop, h)) for h in handles]:
+                    try:
+                        fut.result()
+                    except Exception as exc:  # keep going: the rest must still stop
+                        log.warning("stopping %s failed: %s", handle.name, exc)
+
+    @property
+    def env_file(self) -> Path:
+        return self.env.work_dir / "endpoints.env"
+
+    def _write_env_file(self) -> None:
         """A dotenv of the endpoints, for tools that read one (0600: URLs hold passwords)."""
-        path = self.env.work_dir / "endpoints.env"
+        path = self.env_file
         lines = [f"{k}={v}" for k, v in sorted(self.resolver.endpoint_vars().items())]
         path.touch(mode=0o600)
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        return path
 
     # teardown ----------------------------------------------------------------------------
 
@@ -297,14 +314,10 @@ class Session:
         with signals.shielded():
             try:
                 self.state.set_status(self.env_id, EnvStatus.tearing_down.value)
-                order = [n for n in reversed(plan.start_order(self.loaded)) if n in self.handles]
-                for name in order:
-                    try:
-                        self.runtime.stop(self.handles[name])
-                    except Exception as exc:  # keep going: the rest must still stop
-                        log.warning("stopping %s failed: %s", name, exc)
-                self._keep_logs()
-                leftovers = list(self.runtime.destroy(self.state.get(self.env_id)))
+                self._stop_services()
+                leftovers = destroy_keeping_logs(
+                    self.runtime, self.state.get(self.env_id), self.redactor
+                )
             except EnvctlError as exc:
                 leftovers.append(f"teardown error: {exc.message}")
             if leftovers:
@@ -315,17 +328,6 @@ class Session:
         self._phase("teardown", t)
         self._torn_down = leftovers
         return leftovers
-
-    def _keep_logs(self) -> None:
-        """Copy service logs into the run dir, redacted, before the work dir goes."""
-        target = self.env.run_dir / "logs"
-        target.mkdir(parents=True, exist_ok=True)
-        for name in self.loaded.model.services:
-            source = self.runtime.log_path(self.env, name)
-            if source is None or not source.exists():
-                continue
-            text = source.read_text(encoding="utf-8", errors="replace")
-            (target / f"{name}.log").write_text(self.redactor(text), encoding="utf-8")
 
     def detach(self) -> None:
         """Leave the environment running after this process exits (``envctl up``)."""
@@ -485,7 +487,7 @@ class Engine:
         self.progress.step(f"teardown {record.id}")
         runtime = self.runtime_factory(record.runtime, self.settings)
         self.state.set_status(record.id, EnvStatus.tearing_down.value)
-        leftovers = list(runtime.destroy(record))
+        leftovers = destroy_keeping_logs(runtime, record, self.redactor)
         if leftovers:
             self.state.set_status(record.id, EnvStatus.teardown_failed.value)
         else:
@@ -503,6 +505,19 @@ class Engine:
             )
         except (EnvctlError, OSError) as exc:
             log.error("could not record run %s: %s", result.env, exc)
+
+
+def destroy_keeping_logs(runtime: Runtime, record: EnvRecord, redactor: Redactor) -> list[str]:
+    """Copy service logs into the run dir (redacted), then remove the environment."""
+    load_redactions(redactor, record.work_dir)  # when another process created it
+    target = record.run_dir / "logs"
+    target.mkdir(parents=True, exist_ok=True)
+    for name in record.services:
+        source = runtime.log_path(record, name)
+        if source is not None and source.exists():
+            text = source.read_text(encoding="utf-8", errors="replace")
+            (target / f"{name}.log").write_text(redactor(text), encoding="utf-8")
+    return list(runtime.destroy(record))
 
 
 def _error_dict(error: BaseException | None) -> dict[str, Any] | None:

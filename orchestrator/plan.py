@@ -7,7 +7,6 @@ endpoint). On the local runtime they are the same; on Docker they are not.
 
 from __future__ import annotations
 
-import graphlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,9 +27,24 @@ def dependency_graph(loaded: LoadedBlueprint) -> dict[str, set[str]]:
     return {name: set(svc.depends_on) for name, svc in loaded.model.services.items()}
 
 
-def start_order(loaded: LoadedBlueprint) -> list[str]:
-    """One valid start order (dependencies first); used for stopping in reverse."""
-    return list(graphlib.TopologicalSorter(dependency_graph(loaded)).static_order())
+def stop_levels(loaded: LoadedBlueprint) -> list[list[str]]:
+    """Groups of services to stop together: each after every service that depends on it."""
+    graph = dependency_graph(loaded)
+    dependants: dict[str, set[str]] = {name: set() for name in graph}
+    for name, deps in graph.items():
+        for dep in deps:
+            dependants[dep].add(name)
+    depth: dict[str, int] = {}
+
+    def height(name: str) -> int:
+        if name not in depth:
+            depth[name] = 1 + max((height(d) for d in dependants[name]), default=-1)
+        return depth[name]
+
+    levels: dict[int, list[str]] = {}
+    for name in graph:
+        levels.setdefault(height(name), []).append(name)
+    return [sorted(levels[i]) for i in sorted(levels)]
 
 
 def env_var_prefix(service: str) -> str:

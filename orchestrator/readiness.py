@@ -20,6 +20,8 @@ from orchestrator.engines import NotReady, adapter
 from orchestrator.exceptions import ReadinessTimeout, ServiceError
 from orchestrator.runtime.base import Endpoint, EnvironmentContext, Runtime, ServiceHandle
 
+FIRST_INTERVAL = 0.02
+
 
 class Probe(Protocol):
     @property
@@ -136,6 +138,9 @@ def wait_ready(
     started = time.monotonic()
     deadline = started + timeout
     last = "not probed yet"
+    # Most services are ready within a few hundred ms: probe often at first, then back
+    # off to the configured interval so a slow service is not hammered.
+    pause = min(FIRST_INTERVAL, interval)
     while not cancel.is_set():
         reason = runtime.exit_reason(handle)
         if reason is not None:
@@ -159,5 +164,6 @@ def wait_ready(
                 hint="raise `ready.timeout` in the blueprint, or check the service's log",
                 log_tail=runtime.log_tail(handle, env),
             )
-        cancel.wait(interval)
+        cancel.wait(pause)
+        pause = min(pause * 2, interval)
     raise ServiceError(handle.name, "cancelled while waiting for readiness")

@@ -50,9 +50,11 @@ class _Builder:
         if isinstance(node, yaml.ScalarNode):
             try:
                 return self.constructor.construct_object(node, deep=True)
-            except yaml.YAMLError as exc:
+            except Exception as exc:
+                # PyYAML's scalar constructors raise whatever their parsing hits
+                # (`2024-02-30`, `!!int abc`, `!!bool maybe`): all mean "bad value here".
                 raise self.source.error(
-                    path, f"cannot read value: {getattr(exc, 'problem', exc)}"
+                    path, f"cannot read value {node.value!r}: {getattr(exc, 'problem', exc)}"
                 ) from None
         self._active.add(id(node))
         try:
@@ -65,15 +67,18 @@ class _Builder:
         raise self.source.error(path, f"unsupported YAML node {node.tag!r}")
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
-        # `<<: *base` merges; flatten_mapping expands it the way PyYAML itself would.
+        # `<<: *base` merges; flatten_mapping expands it the way PyYAML itself would,
+        # putting the merged pairs first. The mapping's own keys may override those.
+        own = sum(1 for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge")
         try:
             self.constructor.flatten_mapping(node)
         except yaml.YAMLError as exc:
-            raise self.source.error(
-                path, f"bad merge key: {getattr(exc, 'problem', exc)}"
-            ) from None
+            problem = getattr(exc, "problem", exc)
+            raise self.source.error(path, f"bad merge key: {problem}") from None
+        merged = len(node.value) - own
         out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
+        own_keys: set[str] = set()
+        for index, (key_node, value_node) in enumerate(node.value):
             mark = key_node.start_mark
             if not isinstance(key_node, yaml.ScalarNode):
                 raise BlueprintError(
@@ -81,13 +86,18 @@ class _Builder:
                     Location(self.source.file, mark.line + 1, mark.column + 1, path),
                 )
             key = key_node.value
-            if key in out:
+            if index < merged:
+                if key in out:
+                    continue  # of two merge sources, the first wins (as in PyYAML)
+            elif key in own_keys:
                 first = self.source.positions.get((*path, key), (0, 0))[0]
                 raise BlueprintError(
                     f"duplicate key {key!r} (first defined on line {first})",
                     Location(self.source.file, mark.line + 1, mark.column + 1, (*path, key)),
                     hint="YAML would silently keep only the last one; remove one of them",
                 )
+            else:
+                own_keys.add(key)
             self.source.positions[(*path, key)] = (mark.line + 1, mark.column + 1)
             out[key] = self.build(value_node, (*path, key))
         return out
@@ -105,6 +115,14 @@ def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
             f"invalid YAML: {exc.problem or exc.context}",
             Location(file, line, column),
             hint="check indentation and quoting around this line",
+        ) from None
+    except yaml.reader.ReaderError as exc:  # a control character, invalid UTF-8 …
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise BlueprintError(
+            f"invalid character {exc.character!r} in YAML",
+            Location(file, line, column),
+            hint="remove control characters; blueprints are UTF-8 text",
         ) from None
     except yaml.YAMLError as exc:
         raise BlueprintError(f"invalid YAML: {exc}", Location(file, 1, 1)) from None

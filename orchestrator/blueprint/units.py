@@ -8,6 +8,7 @@ that pydantic turns into a located blueprint error.
 
 from __future__ import annotations
 
+import math
 import re
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -36,9 +37,10 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a duration like '30s' or '15m', got {value!r}")
     if isinstance(value, int | float):
-        if value < 0:
+        seconds = _finite(value, "duration")
+        if seconds < 0:
             raise ValueError(f"a duration cannot be negative, got {value!r}")
-        return float(value)
+        return seconds
     if not isinstance(value, str):
         raise ValueError(f"expected a duration like '30s' or '15m', got {value!r}")
     text = value.strip()
@@ -47,7 +49,8 @@ def parse_duration(value: object) -> float:
             f"invalid duration {value!r}: use a number with a unit (ms, s, m, h, d), "
             "e.g. '500ms', '30s', '1h30m'"
         )
-    return sum(float(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(text))
+    total = sum(float(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(text))
+    return _finite(total, "duration")
 
 
 def parse_size(value: object) -> int:
@@ -65,7 +68,7 @@ def parse_size(value: object) -> int:
             "e.g. '512Mi', '1Gi'"
         )
     number, unit = match.groups()
-    return int(float(number) * _SIZE_UNITS[unit or ""])
+    return int(_finite(float(number) * _SIZE_UNITS[unit or ""], "size"))
 
 
 def parse_cpu(value: object) -> float:
@@ -73,16 +76,28 @@ def parse_cpu(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a CPU amount like '1', '0.5' or '500m', got {value!r}")
     if isinstance(value, int | float):
-        if value <= 0:
+        cores = _finite(value, "CPU amount")
+        if cores <= 0:
             raise ValueError(f"a CPU amount must be positive, got {value!r}")
-        return float(value)
+        return cores
     match = _CPU.match(value.strip()) if isinstance(value, str) else None
     if not match:
         raise ValueError(f"invalid CPU amount {value!r}: use cores ('1', '0.5') or '500m'")
-    cores = float(match.group(1)) / (1000.0 if match.group(2) else 1.0)
+    cores = _finite(float(match.group(1)), "CPU amount") / (1000.0 if match.group(2) else 1.0)
     if cores <= 0:
         raise ValueError(f"a CPU amount must be positive, got {value!r}")
     return cores
+
+
+def _finite(value: float, what: str) -> float:
+    """``value`` as a float, or ValueError for NaN, infinities and numbers past float."""
+    try:
+        number = float(value)
+    except OverflowError:
+        raise ValueError(f"{what} {value!r} is too large") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{what} must be a finite number, got {value!r}")
+    return number
 
 
 def format_duration(seconds: float) -> str:

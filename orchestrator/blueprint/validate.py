@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import graphlib
 from collections.abc import Iterator
+from pathlib import Path as PathLike
 from typing import TYPE_CHECKING
 
 from orchestrator.blueprint import interpolation
@@ -77,7 +78,7 @@ def _problems(loaded: LoadedBlueprint) -> Iterator[BlueprintError]:
                 f"service {seed.service!r} has no engine to seed",
                 "data seeding needs `engine: postgres` or `engine: redis` on the service",
             )
-        if seed.schema_ is not None and not (loaded.directory / seed.schema_).is_file():
+        if seed.schema_ is not None and not _is_file(loaded.directory / seed.schema_):
             yield src.error(
                 ("data", i, "schema"),
                 f"schema file {seed.schema_!r} not found",
@@ -149,3 +150,10 @@ def _interpolated_strings(bp: Blueprint) -> Iterator[tuple[Path, str, str | None
             yield ("suites", i, "junit"), suite.junit, None
         for key, value in suite.env.items():
             yield ("suites", i, "env", key), value, None
+
+
+def _is_file(path: PathLike) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long, a NUL byte …
+        return False

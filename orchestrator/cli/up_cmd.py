@@ -36,7 +36,7 @@ def up(app: App, blueprint: str, runtime: str, wait: bool) -> None:
             "runtime": session.runtime.name,
             "status": "ready",
             "services": services,
-            "env_file": str(session.env.work_dir / "endpoints.env"),
+            "env_file": str(session.env_file),
             "warnings": session.warnings,
         }
         app.emit(data, lambda: endpoints(session.env_id, services, data["env_file"]))

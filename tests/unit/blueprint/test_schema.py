@@ -1,0 +1,139 @@
+"""The checked-in JSON Schema is generated from the model and agrees with the loader."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from orchestrator.blueprint import schema, units
+from orchestrator.blueprint.loader import load
+
+REPO = Path(__file__).resolve().parents[3]
+SCHEMA_FILE = REPO / "blueprints" / "blueprint.schema.json"
+BLUEPRINTS = sorted((REPO / "blueprints").glob("*.yaml"))
+
+TOP_LEVEL = {
+    "apiVersion",
+    "kind",
+    "metadata",
+    "services",
+    "links",
+    "data",
+    "suites",
+    "secrets",
+    "budget",
+    "ttl",
+}
+
+
+@pytest.fixture(scope="module")
+def checked_in() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    return data
+
+
+def test_checked_in_schema_is_up_to_date() -> None:
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == schema.render(), (
+        f"{SCHEMA_FILE.relative_to(REPO)} is stale: the blueprint model changed; "
+        "run `make schema` and commit the result"
+    )
+
+
+def test_rendered_schema_is_deterministic() -> None:
+    # Sorted keys and a trailing newline: regenerating never produces a spurious diff.
+    first = schema.render()
+    assert first == schema.render()
+    assert first.endswith("}\n")
+    assert json.loads(first) == schema.blueprint_schema()
+
+
+def test_schema_identifies_itself(checked_in: dict[str, Any]) -> None:
+    assert checked_in["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert checked_in["$id"] == schema.SCHEMA_ID
+    assert checked_in["type"] == "object"
+
+
+def test_schema_top_level_properties(checked_in: dict[str, Any]) -> None:
+    assert set(checked_in["properties"]) == TOP_LEVEL
+    assert set(checked_in["required"]) == {"apiVersion", "kind", "metadata", "services"}
+    # Editors flag typos at the top level, as the loader does.
+    assert checked_in["additionalProperties"] is False
+    assert checked_in["properties"]["apiVersion"]["const"] == "envctl/v1"
+
+
+def test_schema_uses_yaml_key_names_not_python_field_names(checked_in: dict[str, Any]) -> None:
+    defs = checked_in["$defs"]
+    assert "from" in defs["Link"]["properties"]
+    assert "from_" not in defs["Link"]["properties"]
+    assert "schema" in defs["DataSeed"]["properties"]
+    assert "schema_" not in defs["DataSeed"]["properties"]
+
+
+def test_schema_unit_patterns_match_the_parsers(checked_in: dict[str, Any]) -> None:
+    text = json.dumps(checked_in)
+    for pattern in (units.DURATION_PATTERN, units.SIZE_PATTERN, units.CPU_PATTERN):
+        assert json.dumps(pattern) in text
+    ttl = checked_in["properties"]["ttl"]
+    string_forms = [f for f in ttl["anyOf"] if f.get("type") == "string"]
+    assert string_forms == [{"type": "string", "pattern": units.DURATION_PATTERN}]
+    assert re.fullmatch(string_forms[0]["pattern"], "1h30m")
+
+
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+
+
+def test_service_schema_applies_to_valid_names(checked_in: dict[str, Any]) -> None:
+    services = checked_in["properties"]["services"]
+    assert services["minProperties"] == 1
+    assert services["patternProperties"] == {NAME_PATTERN: {"$ref": "#/$defs/Service"}}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="BUG model.py:232-234 (schema.py) dict key patterns render as patternProperties only; "
+    "with no additionalProperties/propertyNames, a badly named service passes the schema",
+)
+def test_schema_rejects_badly_named_services(checked_in: dict[str, Any]) -> None:
+    services = checked_in["properties"]["services"]
+    assert (
+        services.get("additionalProperties") is False
+        or services.get("propertyNames", {}).get("pattern") == NAME_PATTERN
+    )
+
+
+def test_there_are_blueprints_to_check() -> None:
+    assert REPO / "blueprints" / "checkout.yaml" in BLUEPRINTS
+
+
+@pytest.mark.parametrize("path", BLUEPRINTS, ids=lambda p: p.name)
+def test_every_checked_in_blueprint_loads(path: Path) -> None:
+    loaded = load(path)
+    assert loaded.path == path
+
+
+@pytest.mark.parametrize("path", BLUEPRINTS, ids=lambda p: p.name)
+def test_every_checked_in_blueprint_uses_only_schema_keys(
+    path: Path, checked_in: dict[str, Any]
+) -> None:
+    # Without jsonschema, at least the top-level keys and the service keys must be ones
+    # the schema declares, so editors using it do not flag a blueprint envctl accepts.
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert set(data) <= set(checked_in["properties"])
+    service_keys = set(checked_in["$defs"]["Service"]["properties"])
+    for name, service in data["services"].items():
+        assert set(service) <= service_keys, name
+
+
+@pytest.mark.parametrize("path", BLUEPRINTS, ids=lambda p: p.name)
+def test_every_checked_in_blueprint_validates_against_the_json_schema(
+    path: Path, checked_in: dict[str, Any]
+) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(checked_in).validate(data)
