@@ -93,18 +93,31 @@ def test_service_schema_applies_to_valid_names(checked_in: dict[str, Any]) -> No
     assert services["patternProperties"] == {NAME_PATTERN: {"$ref": "#/$defs/Service"}}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="BUG model.py:232-234 (schema.py) dict key patterns render as patternProperties only; "
-    "with no additionalProperties/propertyNames, a badly named service passes the schema",
-)
 def test_schema_rejects_badly_named_services(checked_in: dict[str, Any]) -> None:
-    services = checked_in["properties"]["services"]
-    assert (
-        services.get("additionalProperties") is False
-        or services.get("propertyNames", {}).get("pattern") == NAME_PATTERN
-    )
+    # patternProperties alone would let `Bad_Name:` (and anything under it) through.
+    assert checked_in["properties"]["services"]["additionalProperties"] is False
+
+
+def _pattern_maps(node: Any) -> list[dict[str, Any]]:
+    found = []
+    if isinstance(node, dict):
+        if "patternProperties" in node:
+            found.append(node)
+        for value in node.values():
+            found += _pattern_maps(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _pattern_maps(value)
+    return found
+
+
+def test_every_key_pattern_map_is_closed(checked_in: dict[str, Any]) -> None:
+    # Env maps too: the model rejects `1BAD: x` as an env name, so must the schema.
+    maps = _pattern_maps(checked_in)
+    assert len(maps) >= 2  # services, and the env maps
+    assert all(m.get("additionalProperties") is False for m in maps)
+    env = checked_in["$defs"]["Service"]["properties"]["env"]
+    assert list(env["patternProperties"]) == ["^[A-Za-z_][A-Za-z0-9_]*$"]
 
 
 def test_there_are_blueprints_to_check() -> None:
