@@ -31,6 +31,11 @@ class Settings:
         return self.state_dir / "state.db"
 
     @property
+    def cache_dir(self) -> Path:
+        """Reusable artefacts (initdb templates …); safe to delete at any time."""
+        return self.state_dir / "cache"
+
+    @property
     def runs_dir(self) -> Path:
         return self.state_dir / "runs"
 

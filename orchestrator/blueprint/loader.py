@@ -91,7 +91,10 @@ def _message(err: Any) -> str:
         return f"missing required key {err['loc'][-1]!r}"
     if err["type"] == "string_pattern_mismatch" and "[key]" in err["loc"]:
         return f"invalid name {err['input']!r}"
-    return msg[0].lower() + msg[1:] if msg else msg
+    # pydantic's "Field required" reads better lower-cased; "CPU amount …" does not.
+    if len(msg) > 1 and msg[0].isupper() and msg[1].islower():
+        return msg[0].lower() + msg[1:]
+    return msg
 
 
 def _hint(err: Any, path: tuple[str | int, ...]) -> str | None:

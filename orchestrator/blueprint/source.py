@@ -7,6 +7,7 @@ one), and anchors that refer to themselves cannot send us into a loop.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,7 @@ class _Builder:
         self.source = source
         self.constructor = yaml.SafeLoader("")
         self._active: set[int] = set()
+        self._merged: dict[int, int] = {}
 
     def build(self, node: yaml.Node, path: Path) -> Any:
         mark = node.start_mark
@@ -69,13 +71,17 @@ class _Builder:
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
         # `<<: *base` merges; flatten_mapping expands it the way PyYAML itself would,
         # putting the merged pairs first. The mapping's own keys may override those.
-        own = sum(1 for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge")
-        try:
-            self.constructor.flatten_mapping(node)
-        except yaml.YAMLError as exc:
-            problem = getattr(exc, "problem", exc)
-            raise self.source.error(path, f"bad merge key: {problem}") from None
-        merged = len(node.value) - own
+        # flatten_mapping rewrites the node in place, so an alias that visits it again
+        # must reuse what the first visit learnt about which pairs were merged.
+        if id(node) not in self._merged:
+            own = sum(1 for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge")
+            try:
+                self.constructor.flatten_mapping(node)
+            except yaml.YAMLError as exc:
+                problem = getattr(exc, "problem", exc)
+                raise self.source.error(path, f"bad merge key: {problem}") from None
+            self._merged[id(node)] = len(node.value) - own
+        merged = self._merged[id(node)]
         out: dict[str, Any] = {}
         own_keys: set[str] = set()
         for index, (key_node, value_node) in enumerate(node.value):
@@ -87,8 +93,7 @@ class _Builder:
                 )
             key = key_node.value
             if index < merged:
-                if key in out:
-                    continue  # of two merge sources, the first wins (as in PyYAML)
+                pass  # merged pairs come last source first: later ones win, as in PyYAML
             elif key in own_keys:
                 first = self.source.positions.get((*path, key), (0, 0))[0]
                 raise BlueprintError(
@@ -117,10 +122,12 @@ def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
             hint="check indentation and quoting around this line",
         ) from None
     except yaml.reader.ReaderError as exc:  # a control character, invalid UTF-8 …
-        line = text.count("\n", 0, exc.position) + 1
-        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        lines = re.split(r"\r\n|\r|\n", text[: exc.position])
+        line, column = len(lines), len(lines[-1]) + 1
+        char = exc.character
+        shown = f"U+{char:04X}" if isinstance(char, int) else repr(char)
         raise BlueprintError(
-            f"invalid character {exc.character!r} in YAML",
+            f"invalid character {shown} in YAML",
             Location(file, line, column),
             hint="remove control characters; blueprints are UTF-8 text",
         ) from None
@@ -128,7 +135,7 @@ def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
         raise BlueprintError(f"invalid YAML: {exc}", Location(file, 1, 1)) from None
     except (ValueError, RecursionError) as exc:  # e.g. control characters, absurd nesting
         raise BlueprintError(f"invalid YAML: {exc}", Location(file, 1, 1)) from None
-    if node is None:
+    if node is None or (isinstance(node, yaml.ScalarNode) and node.value == ""):
         raise BlueprintError(
             "the blueprint is empty",
             Location(file, 1, 1),

@@ -12,8 +12,8 @@ import math
 import re
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-DURATION_PATTERN = r"^(\d+(\.\d+)?(ms|s|m|h|d))+$"
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)")
+DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h|d))+$"
 
 _SIZE_UNITS = {
     "": 1,
@@ -26,10 +26,11 @@ _SIZE_UNITS = {
     "Gi": 2**30,
     "Ti": 2**40,
 }
-_SIZE = re.compile(r"^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
-SIZE_PATTERN = r"^\d+(\.\d+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$"
-_CPU = re.compile(r"^(\d+(?:\.\d+)?)(m)?$")
-CPU_PATTERN = r"^\d+(\.\d+)?m?$"
+MAX_SIZE = 2**63  # what Kubernetes quantities and Docker limits hold
+_SIZE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
+SIZE_PATTERN = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$"
+_CPU = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(m)?$")
+CPU_PATTERN = r"^[0-9]+(\.[0-9]+)?m?$"
 
 
 def parse_duration(value: object) -> float:
@@ -58,8 +59,8 @@ def parse_size(value: object) -> int:
     if isinstance(value, bool):
         raise ValueError(f"expected a size like '512Mi' or '1Gi', got {value!r}")
     if isinstance(value, int):
-        if value < 0:
-            raise ValueError(f"a size cannot be negative, got {value!r}")
+        if not 0 <= value < MAX_SIZE:
+            raise ValueError(f"a size must be between 0 and 8Ei bytes, got {value!r}")
         return value
     match = _SIZE.match(value.strip()) if isinstance(value, str) else None
     if not match:
@@ -68,7 +69,17 @@ def parse_size(value: object) -> int:
             "e.g. '512Mi', '1Gi'"
         )
     number, unit = match.groups()
-    return int(_finite(float(number) * _SIZE_UNITS[unit or ""], "size"))
+    factor = _SIZE_UNITS[unit or ""]
+    if "." in number:
+        size = _finite(float(number) * factor, "size")
+        if size != int(size):
+            raise ValueError(f"size {value!r} is not a whole number of bytes")
+        whole = int(size)
+    else:
+        whole = int(number) * factor  # exact: no float rounding of large sizes
+    if whole >= MAX_SIZE:
+        raise ValueError(f"size {value!r} is too large (the limit is 8Ei)")
+    return whole
 
 
 def parse_cpu(value: object) -> float:

@@ -107,7 +107,14 @@ class LocalRuntime(Runtime):
             run_as = _run_as()
             bins = binaries.postgres(self.settings.binary_source)
             argv = postgres.prepare(
-                spec.name, bins, service_dir, port, spec.env, process_env, run_as
+                spec.name,
+                bins,
+                service_dir,
+                port,
+                spec.env,
+                process_env,
+                run_as,
+                cache_dir=self.settings.cache_dir,
             )
             stop_signal = signal.SIGINT  # "fast" shutdown: no waiting for clients
         elif engine is Engine.redis:

@@ -5,11 +5,8 @@ The loader promises that nothing but ``BlueprintError`` (or ``BlueprintErrors``)
 mutations of the reference blueprint, at the text level (broken YAML) and at the structure
 level (valid YAML, wrong values), so that they get past the parser into validation.
 
-Known bugs with their own xfail tests (test_blueprint_loader.py, test_units.py) are kept out
-of reach of these generators on purpose, so that the fuzz tests do not fail at random:
-strings stay shorter than a file name limit, and no explicit YAML tags (``!!int`` …) are
-inserted. Once source.py catches constructor errors, add "!!int ", "!!bool " and
-"2024-13-45" to SPECIAL.
+The generators reach the bugs fixed so far: PyYAML constructor errors (`!!int abc`,
+impossible dates), schema paths too long for the OS, non-finite and huge numbers.
 """
 
 from __future__ import annotations
@@ -160,6 +157,19 @@ SPECIAL = [
     "0x1F",
     "1e400",
     ".nan",
+    "!!int ",
+    "!!float ",
+    "!!bool ",
+    "!!timestamp ",
+    "!!binary ",
+    "!!set ",
+    "!!omap ",
+    "!!str ",
+    "!foo ",
+    "2024-13-45",
+    "0x_",
+    "0b_",
+    "._",
 ]
 fragments = st.one_of(st.sampled_from(SPECIAL), st.text(max_size=8))
 
@@ -284,8 +294,14 @@ FIELD_NAMES = [
     "length",
     "<<",
 ]
-# Text stays short: an over-long schema path is a known bug with its own xfail test.
-texts = st.one_of(st.text(max_size=40), st.sampled_from(INTERESTING_TEXT))
+texts = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(INTERESTING_TEXT),
+    # Long enough to exceed a file name limit when it lands in `schema:` or `cwd:`.
+    st.builds(
+        lambda c, n: c * n, st.sampled_from(["a", "a/", "é", "\x00"]), st.integers(250, 3000)
+    ),
+)
 scalars = st.one_of(
     st.none(),
     st.booleans(),

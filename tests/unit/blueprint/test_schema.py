@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from orchestrator.blueprint import schema, units
-from orchestrator.blueprint.loader import load
+from orchestrator.blueprint.loader import load, loads
+from orchestrator.exceptions import BlueprintError
 
 REPO = Path(__file__).resolve().parents[3]
 SCHEMA_FILE = REPO / "blueprints" / "blueprint.schema.json"
@@ -150,3 +151,29 @@ def test_every_checked_in_blueprint_validates_against_the_json_schema(
     jsonschema = pytest.importorskip("jsonschema")
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator(checked_in).validate(data)
+
+
+SHAPE_MISTAKES = {
+    "bad service name": ("services", "Bad_Name", {"image": "x:1"}),
+    "unknown service key": ("services", "db", {"imgae": "postgres:15"}),
+    "bad env name": ("services", "db", {"env": {"1BAD": "x"}}),
+    "python field name": ("links", None, [{"from_": "db", "to": "cache"}]),
+    "bad duration": ("ttl", None, "15 minutes"),
+}
+
+
+@pytest.mark.parametrize("mistake", list(SHAPE_MISTAKES), ids=str)
+def test_schema_and_loader_both_reject_shape_mistakes(
+    mistake: str, checked_in: dict[str, Any]
+) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    data = yaml.safe_load((REPO / "blueprints" / "checkout.yaml").read_text(encoding="utf-8"))
+    key, name, value = SHAPE_MISTAKES[mistake]
+    if name is None:
+        data[key] = value
+    else:
+        data[key][name] = value
+    validator = jsonschema.Draft202012Validator(checked_in)
+    assert list(validator.iter_errors(data)), f"the JSON Schema accepts: {mistake}"
+    with pytest.raises(BlueprintError):
+        loads(yaml.safe_dump(data, sort_keys=False), str(REPO / "blueprints" / "checkout.yaml"))
