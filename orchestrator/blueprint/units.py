@@ -59,8 +59,10 @@ def parse_size(value: object) -> int:
     if isinstance(value, bool):
         raise ValueError(f"expected a size like '512Mi' or '1Gi', got {value!r}")
     if isinstance(value, int):
-        if not 0 <= value < MAX_SIZE:
-            raise ValueError(f"a size must be between 0 and 8Ei bytes, got {value!r}")
+        if value < 0:
+            raise ValueError(f"a size cannot be negative, got {value!r}")
+        if value >= MAX_SIZE:
+            raise ValueError(f"size {value!r} is too large (the limit is 8Ei)")
         return value
     match = _SIZE.match(value.strip()) if isinstance(value, str) else None
     if not match:
