@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from orchestrator.cli.common import App, pass_app
+from orchestrator.cli.common import App, output_option, pass_app
 from orchestrator.exceptions import EnvironmentNotFound, UsageError
 
 
@@ -15,7 +15,8 @@ from orchestrator.exceptions import EnvironmentNotFound, UsageError
 @click.argument("env_id")
 @click.argument("service", required=False)
 @click.option("--tail", "-n", type=int, default=None, help="Only the last N lines.")
-@click.option("--follow", "-f", is_flag=True, help="Keep printing new output.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new output (text only).")
+@output_option
 @pass_app
 def logs(app: App, env_id: str, service: str | None, tail: int | None, follow: bool) -> None:
     """Print the logs of ENV_ID's services (or of one SERVICE)."""
@@ -35,16 +36,20 @@ def logs(app: App, env_id: str, service: str | None, tail: int | None, follow: b
         if not files:
             names = ", ".join(sorted(p.stem for p in log_dir.glob("*.log")))
             raise UsageError(f"no logs for service {service!r}", hint=f"services: {names}")
+    if app.output == "json":
+        app.emit({p.stem: _lines(p, tail) for p in files}, str)
+        return
     for path in files:
-        _print(app, path, tail, prefix=f"{path.stem} | " if len(files) > 1 else "")
+        prefix = f"{path.stem} | " if len(files) > 1 else ""
+        for line in _lines(path, tail):
+            click.echo(app.redactor(prefix + line))
     if follow and len(files) == 1:
         _follow(app, files[0])
 
 
-def _print(app: App, path: Path, tail: int | None, prefix: str) -> None:
+def _lines(path: Path, tail: int | None) -> list[str]:
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    for line in lines[-tail:] if tail else lines:
-        click.echo(app.redactor(prefix + line))
+    return lines[-tail:] if tail else lines
 
 
 def _follow(app: App, path: Path) -> None:

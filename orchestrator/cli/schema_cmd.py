@@ -7,12 +7,15 @@ from pathlib import Path
 
 import click
 
+from orchestrator.cli.common import output_option
+
 
 @click.command()
 @click.option("--write", "target", type=click.Path(dir_okay=False), help="Write to this file.")
 @click.option("--check", "check", type=click.Path(dir_okay=False), help="Fail if FILE is stale.")
+@output_option
 def schema(target: str | None, check: str | None) -> None:
-    """Print the JSON Schema of blueprints (for editors and CI)."""
+    """Print the JSON Schema of blueprints (for editors and CI; JSON in both formats)."""
     from orchestrator.blueprint.schema import render
 
     text = render()
