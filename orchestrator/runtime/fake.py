@@ -56,6 +56,7 @@ class FakeWorld:
 
     behaviours: dict[str, FakeBehaviour] = field(default_factory=dict)
     running: dict[tuple[str, str], ServiceHandle] = field(default_factory=dict)
+    addresses: dict[tuple[str, str], Endpoint] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     ports: itertools.count[int] = field(default_factory=lambda: itertools.count(41000))
@@ -77,7 +78,9 @@ class FakeRuntime(Runtime):
 
     def address(self, env: EnvironmentContext, name: str, service: Service) -> Endpoint:
         with self.world.lock:
-            return Endpoint("127.0.0.1", next(self.world.ports))
+            endpoint = Endpoint("127.0.0.1", next(self.world.ports))
+            self.world.addresses[(env.env_id, name)] = endpoint
+            return endpoint
 
     def start(self, env: EnvironmentContext, spec: ServiceSpec) -> ServiceHandle:
         behaviour = self.world.behaviours.get(spec.name, FakeBehaviour())
@@ -88,7 +91,7 @@ class FakeRuntime(Runtime):
             raise ServiceError(spec.name, behaviour.start_error)
         handle = ServiceHandle(
             spec.name,
-            Endpoint("127.0.0.1", 41000),
+            self.world.addresses[(env.env_id, spec.name)],
             {"env": env.env_id, "version": behaviour.version, "exits": behaviour.exits_with},
         )
         with self.world.lock:
@@ -100,7 +103,11 @@ class FakeRuntime(Runtime):
 
     def exit_reason(self, handle: ServiceHandle) -> str | None:
         code = handle.details.get("exits")
-        return None if code is None else f"exited with code {code}"
+        if code is not None:
+            return f"exited with code {code}"
+        with self.world.lock:
+            running = (str(handle.details.get("env")), handle.name) in self.world.running
+        return None if running else "is not running"
 
     def log_path(self, env: EnvRecord | EnvironmentContext, service: str) -> Path | None:
         return None
@@ -113,7 +120,14 @@ class FakeRuntime(Runtime):
     def destroy(self, record: EnvRecord) -> Sequence[str]:
         self._call("destroy", record.id)
         shutil.rmtree(record.work_dir, ignore_errors=True)
+        return self.reap_orphan(record.id)
+
+    def orphans(self) -> set[str]:
         with self.world.lock:
-            for key in [k for k in self.world.running if k[0] == record.id]:
+            return {env_id for env_id, _ in self.world.running}
+
+    def reap_orphan(self, env_id: str) -> Sequence[str]:
+        with self.world.lock:
+            for key in [k for k in self.world.running if k[0] == env_id]:
                 self.world.running.pop(key)
         return []
