@@ -40,12 +40,16 @@ class App:
 
         return Engine(self.settings, self.redactor, LineProgress(self))
 
-    def emit(self, data: Any, text: Callable[[], str]) -> None:
-        """Print the command's result: JSON on stdout, or the text rendering."""
+    def emit(self, data: Any, text: Callable[[Any], str]) -> None:
+        """Print the command's result: JSON on stdout, or ``text`` of it.
+
+        Both see the data already redacted, so text layouts are measured on what is shown.
+        """
+        shown = self.redactor.redact_data(data)
         if self.output == "json":
-            click.echo(json.dumps(self.redactor.redact_data(data), indent=2))
+            click.echo(json.dumps(shown, indent=2))
         else:
-            out = text()
+            out = text(shown)
             if out:
                 click.echo(self.redactor(out))
 

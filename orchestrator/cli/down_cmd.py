@@ -27,7 +27,7 @@ def down(app: App, env_id: str | None, all_: bool) -> None:
         results.append({"env": one, "complete": not leftovers, "leftovers": leftovers})
     app.emit(
         results,
-        lambda: (
+        lambda _: (
             "\n".join(
                 f"{r['env']}: " + ("torn down" if r["complete"] else f"left {r['leftovers']}")
                 for r in results

@@ -30,7 +30,7 @@ def gc(app: App, dry_run: bool) -> None:
     verb = "would reap" if dry_run else "reaped"
     app.emit(
         {"dry_run": dry_run, "reaped": rows},
-        lambda: "\n".join(f"{verb} {r['env']}: {r['reason']}" for r in rows) or "nothing to reap",
+        lambda _: "\n".join(f"{verb} {r['env']}: {r['reason']}" for r in rows) or "nothing to reap",
     )
     if any(r["leftovers"] for r in rows):
         sys.exit(3)

@@ -36,7 +36,7 @@ def ls(app: App) -> None:
             }
         )
 
-    def text() -> str:
+    def text(_: Any) -> str:
         if not rows:
             return "no live environments"
         out = [

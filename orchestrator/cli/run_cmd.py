@@ -31,7 +31,7 @@ def run(
     result = app.engine().run(
         loaded, runtime, Selection(tier, suite_names), echo_suites=app.output == "text"
     )
-    app.emit(result.to_dict(), lambda: run_summary(result))
+    app.emit(result.to_dict(), run_summary)
     if result.status is RunStatus.passed:
         return
     if result.status is RunStatus.failed:

@@ -47,7 +47,7 @@ def status(app: App, env_id: str) -> None:
         "services": services,
     }
 
-    def text() -> str:
+    def text(_: Any) -> str:
         lines = [f"{r.id}  {r.status}  ({r.runtime}, blueprint {r.blueprint})"]
         for name, s in services.items():
             state = {True: "running", False: "NOT RUNNING", None: "-"}[s["running"]]

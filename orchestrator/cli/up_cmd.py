@@ -39,7 +39,7 @@ def up(app: App, blueprint: str, runtime: str, wait: bool) -> None:
             "env_file": str(session.env_file),
             "warnings": session.warnings,
         }
-        app.emit(data, lambda: endpoints(session.env_id, services, data["env_file"]))
+        app.emit(data, endpoints)
         if wait:
             app.say("holding the environment; Ctrl-C tears it down")
 

@@ -37,7 +37,7 @@ def validate(app: App, blueprints: tuple[str, ...]) -> None:
             }
         )
 
-    def text() -> str:
+    def text(_: Any) -> str:
         out = []
         for r in results:
             if r["valid"]:

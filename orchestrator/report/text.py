@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from orchestrator.result import RunResult
 
-
-def run_summary(result: RunResult) -> str:
-    data = result.to_dict()
+def run_summary(data: dict[str, Any]) -> str:
+    """``RunResult.to_dict()`` (redacted) as a few lines for a terminal or CI log."""
     lines = [
         f"{data['status'].upper()}  {data['env']}  blueprint {data['blueprint']} · "
         f"runtime {data['runtime']} · {data['duration_seconds']:.1f}s"
@@ -18,6 +17,7 @@ def run_summary(result: RunResult) -> str:
         lines += _services(data["services"])
     if data["suites"]:
         lines.append("suites")
+        rows = []
         for s in data["suites"]:
             tests = s["tests"]
             counts = (
@@ -25,10 +25,8 @@ def run_summary(result: RunResult) -> str:
                 if tests
                 else "no junit"
             )
-            lines.append(
-                f"  {s['name']:<16} {s['status']:<8} {s['seconds']:>7.1f}s  {counts}"
-                + (f"  junit {s['junit']}" if s["junit"] else "")
-            )
+            rows.append((s["name"], s["status"], f"{s['seconds']:.1f}s", counts, s["junit"] or ""))
+        lines += _table(rows)
     phases = " · ".join(f"{k} {v:.2f}s" for k, v in data["phases"].items())
     if phases:
         lines.append(f"phases  {phases}")
@@ -43,21 +41,33 @@ def run_summary(result: RunResult) -> str:
 
 
 def _services(services: dict[str, Any]) -> list[str]:
-    width = max(len(n) for n in services)
-    out = []
+    rows = []
     for name, s in services.items():
         version = s["version"] or "-"
         if s["version_drift"]:
             version += f" (declared {s['declared_version']})"
         ready = f"ready {s['ready_seconds']:.2f}s" if s["ready_seconds"] is not None else ""
-        out.append(f"  {name:<{width}}  {s['url']:<40}  {version:<22} {ready}")
-    return out
+        rows.append((name, str(s["url"]), version, ready))
+    return _table(rows)
 
 
-def endpoints(env_id: str, services: dict[str, Any], env_file: str | None) -> str:
+def _table(rows: Sequence[Sequence[str]]) -> list[str]:
+    if not rows:
+        return []
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+
+
+def endpoints(data: dict[str, Any]) -> str:
+    """What `envctl up` prints once everything is ready."""
+    env_id = data["env"]
     lines = [f"environment {env_id} is ready"]
-    lines += _services(services)
-    if env_file:
-        lines.append(f"endpoints as env vars: {env_file}")
+    lines += _services(data["services"])
+    lines.append(f"endpoints as env vars: {data['env_file']}")
+    for warning in data.get("warnings", []):
+        lines.append(f"warning: {warning}")
     lines.append(f"stop it with: envctl down {env_id}")
     return "\n".join(lines)
