@@ -57,6 +57,7 @@ class Resolver:
     env: EnvironmentContext
     secrets: SecretStore
     environ: Mapping[str, str]
+    runtime: str = "local"  # whose per-runtime overrides (local/docker/kubernetes) apply
     internal: dict[str, Endpoint] = field(default_factory=dict)
     external: dict[str, Endpoint] = field(default_factory=dict)
     _env_cache: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -80,15 +81,10 @@ class Resolver:
                     key: self.text(value, ("services", name, "env", key), name, self.internal)
                     for key, value in svc.env.items()
                 }
-                if svc.local:
-                    values.update(
-                        {
-                            key: self.text(
-                                value, ("services", name, "local", "env", key), name, self.internal
-                            )
-                            for key, value in svc.local.env.items()
-                        }
-                    )
+                override = getattr(svc, self.runtime, None)
+                for key, value in (override.env if override else {}).items():
+                    path = ("services", name, self.runtime, "env", key)
+                    values[key] = self.text(value, path, name, self.internal)
             finally:
                 self._resolving.discard(name)
             self._env_cache[name] = values
@@ -97,10 +93,10 @@ class Resolver:
     def service_spec(self, name: str) -> ServiceSpec:
         svc = self.loaded.service(name)
         command = None
-        if svc.local and svc.local.command:
-            command = self.text(
-                svc.local.command, ("services", name, "local", "command"), name, self.internal
-            )
+        override = getattr(svc, self.runtime, None)
+        if override is not None and override.command:
+            path = ("services", name, self.runtime, "command")
+            command = self.text(override.command, path, name, self.internal)
         cwd = self.loaded.directory
         if svc.local and svc.local.cwd:
             cwd = (self.loaded.directory / svc.local.cwd).resolve()

@@ -84,7 +84,11 @@ class CommandProbe:
         except subprocess.TimeoutExpired:
             raise NotReady("readiness command timed out") from None
         if done.returncode != 0:
-            raise NotReady(f"readiness command exited with {done.returncode}")
+            said = (done.stderr or done.stdout).decode("utf-8", errors="replace").strip()
+            last = said.splitlines()[-1] if said else ""
+            raise NotReady(
+                f"readiness command exited with {done.returncode}" + (f": {last}" if last else "")
+            )
         return None
 
 
@@ -102,14 +106,21 @@ class EngineProbe:
 
 
 def probe_for(
-    service: Service, env: Mapping[str, str], command_env: Mapping[str, str], cwd: str
+    service: Service,
+    env: Mapping[str, str],
+    command: str | None,
+    command_env: Mapping[str, str],
+    cwd: str,
 ) -> Probe | None:
-    """The blueprint's probe, else the engine's native one, else TCP on the first port."""
+    """The blueprint's probe, else the engine's native one, else TCP on the first port.
+
+    ``command`` is ``ready.command`` with its ``${…}`` already resolved.
+    """
     ready = service.ready
     if ready and ready.http:
         return HttpProbe(ready.http)
-    if ready and ready.command:
-        return CommandProbe(ready.command, command_env, cwd)
+    if command:
+        return CommandProbe(command, command_env, cwd)
     if ready and ready.tcp:
         return TcpProbe()
     if service.engine is not None:

@@ -1,10 +1,11 @@
 """`envctl gc`: reap environments whose envctl died or whose TTL passed, and orphans.
 
 Two sources, because a SIGKILL can land at any moment:
-* the state store: a 'run' environment whose owner process is gone (SIGKILL, OOM, a lost
-  CI runner), or any environment past its ``expires_at``;
-* each runtime's own labels (tagged processes, marked dirs, …) for environments that
-  are not in the state store at all.
+* the state store: an environment held by an envctl process (`run`, `up --wait`) whose
+  process is gone (SIGKILL, OOM, a lost CI runner); an `up` environment past its ttl;
+  one held on another host (whose process we cannot check) past its ttl;
+* each runtime's own labels (tagged processes, marked dirs …) for environments that are
+  not in the state store at all — only those of this state store.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from orchestrator.engine import Engine, owner_alive
+from orchestrator.engine import Engine
 from orchestrator.exceptions import EnvctlError
+from orchestrator.ownership import owned_here, owner_alive
 from orchestrator.runtime import registry
+from orchestrator.runtime.base import Runtime
 from orchestrator.state import EnvRecord
 
 log = logging.getLogger(__name__)
@@ -28,10 +31,17 @@ class Reaped:
 
 
 def stale_reason(record: EnvRecord) -> str | None:
+    """Why ``record`` should be reaped, or None while it is legitimately alive.
+
+    A live owner on this host keeps its environment whatever the ttl says: it tears
+    down itself, and killing a running suite under it would mislabel the run.
+    """
+    if record.mode == "run" and owned_here(record):
+        if owner_alive(record):
+            return None
+        return f"its envctl process ({record.owner_pid}) is gone"
     if record.expired:
         return "its ttl passed"
-    if record.mode == "run" and not owner_alive(record):
-        return f"its envctl process ({record.owner_pid}) is gone"
     return None
 
 
@@ -39,23 +49,30 @@ def collect(engine: Engine, dry_run: bool = False) -> list[Reaped]:
     reaped: list[Reaped] = []
     # Scan the runtimes' labels before reading the state, so an environment created
     # meanwhile is either not seen by the scan or seen as live (see module docstring).
-    runtimes = {name: registry.create(name, engine.settings) for name in registry.PUBLIC}
-    labelled = {name: rt.orphans() for name, rt in runtimes.items()}
+    runtimes: dict[str, Runtime] = {}
+    labelled: dict[str, set[str]] = {}
+    for name in registry.PUBLIC:
+        try:
+            runtimes[name] = registry.create(name, engine.settings)
+            labelled[name] = runtimes[name].orphans()
+        except EnvctlError as exc:  # e.g. no Docker daemon: the others are still reaped
+            log.warning("gc skips the %s runtime: %s", name, exc.message)
     records = engine.state.environments()
     for record in records:
         reason = stale_reason(record)
         if reason is None:
             continue
-        leftovers: tuple[str, ...] = ()
-        if not dry_run:
-            try:
-                leftovers = tuple(engine.destroy(record))
-            except EnvctlError as exc:
-                leftovers = (exc.message,)
-        reaped.append(Reaped(record.id, reason, leftovers))
+        left = () if dry_run else tuple(engine.destroy(record))
+        reaped.append(Reaped(record.id, reason, left))
     live = {r.id for r in engine.state.environments()} | {r.id for r in records}
-    for name, rt in runtimes.items():
-        for env_id in sorted(labelled[name] - live):
-            leftovers = () if dry_run else tuple(rt.reap_orphan(env_id))
-            reaped.append(Reaped(env_id, f"orphaned {name} resources, not in the state", leftovers))
+    for name, found in labelled.items():
+        for env_id in sorted(found - live):
+            leftovers: tuple[str, ...] = ()
+            if not dry_run:
+                try:
+                    leftovers = tuple(runtimes[name].reap_orphan(env_id))
+                except (EnvctlError, OSError) as exc:
+                    leftovers = (str(exc),)
+            why = f"orphaned {name} resources, not in the state"
+            reaped.append(Reaped(env_id, why, leftovers))
     return reaped

@@ -1,8 +1,8 @@
 """Secret values: where they come from, and keeping them out of everything we write.
 
 Sources, first match wins: the variable ``ENVCTL_SECRET_<NAME>``; the secrets file
-(``--secrets-file``, dotenv format); a value generated for this environment when the
-blueprint declares ``secrets: {NAME: {generate: true}}``.
+(``--secrets-file`` or ``ENVCTL_SECRETS_FILE``, dotenv format); a value generated for
+this environment when the blueprint declares ``secrets: {NAME: {generate: true}}``.
 
 Every resolved value is registered with the ``Redactor``, which the CLI applies to all
 output, logs and errors, and the engine to everything it persists.
@@ -79,7 +79,7 @@ def read_dotenv(path: Path) -> dict[str, str]:
     except OSError as exc:
         raise SecretError(
             f"cannot read secrets file {str(path)!r}: {exc.strerror or exc}",
-            hint="check --secrets-file / ENVCTL_SECRETS_FILE",
+            hint="check --secrets-file (or ENVCTL_SECRETS_FILE)",
         ) from None
     for raw in text.splitlines():
         line = raw.strip()
@@ -127,6 +127,17 @@ class SecretStore:
             self.redactor.add(value)
             self._resolved[name] = value
         return self._resolved[name]
+
+
+def redact_file(path: Path, redactor: Redactor) -> None:
+    """Mask secrets inside a report a suite wrote (JUnit quotes env vars and URLs)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        masked = redactor(text)
+        if masked != text:
+            path.write_text(masked, encoding="utf-8")
+    except OSError:
+        pass  # unreadable reports are the suite's to fix; nothing of ours to mask
 
 
 REDACTIONS_FILE = ".redact"

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 BinarySource = Literal["auto", "system", "wheel"]
+BINARY_SOURCES = ("auto", "system", "wheel")
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,14 @@ class Settings:
         else:
             xdg = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
             state_dir = Path(xdg) / "envctl"
-        source = env.get("ENVCTL_LOCAL_BINARIES", "auto")
-        if source not in ("auto", "system", "wheel"):
-            source = "auto"
+        source = env.get("ENVCTL_LOCAL_BINARIES") or "auto"
+        if source not in BINARY_SOURCES:
+            from orchestrator.exceptions import UsageError
+
+            raise UsageError(
+                f"ENVCTL_LOCAL_BINARIES={source!r} is not a binary source",
+                hint=f"valid: {', '.join(BINARY_SOURCES)}",
+            )
         secrets = env.get("ENVCTL_SECRETS_FILE")
         return cls(
             state_dir=state_dir,

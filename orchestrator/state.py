@@ -171,6 +171,17 @@ class StateStore:
                 (json.dumps(services), time.time(), env_id),
             )
 
+    def claim_teardown(self, env_id: str, stale_after: float = 300.0) -> bool:
+        """Mark an environment as being torn down, unless another process already is
+        (and has updated it in the last ``stale_after`` seconds). True if we claimed it."""
+        with self._write() as db:
+            claimed = db.execute(
+                "UPDATE environments SET status='tearing_down', updated_at=? "
+                "WHERE id=? AND (status != 'tearing_down' OR updated_at < ?)",
+                (time.time(), env_id, time.time() - stale_after),
+            ).rowcount
+        return claimed == 1
+
     def detach(self, env_id: str, expires_at: float) -> None:
         """Hand an environment over from its envctl process to the TTL (``envctl up``)."""
         with self._write() as db:

@@ -7,6 +7,7 @@ the redactor into a log file in the run dir and, when asked, to the terminal.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import signal
@@ -17,15 +18,18 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from orchestrator.secrets import Redactor
+
+COMMAND_NOT_FOUND = 127  # what the shell returns for an unknown command
 
 
 class SuiteStatus(enum.StrEnum):
     passed = "passed"
     failed = "failed"
     timeout = "timeout"
-    error = "error"  # could not be started at all
+    error = "error"  # could not be started, or its command does not exist
 
 
 @dataclass(frozen=True)
@@ -94,18 +98,22 @@ def run_suite(
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             timed_out = True
-            _kill_group(proc)
-        except BaseException:
-            _kill_group(proc)  # Ctrl-C, SIGTERM: the suite goes down with the run
-            raise
         finally:
+            # Whatever the suite left running (a background server holding its output
+            # open) ends with it: on success, timeout, Ctrl-C or SIGTERM alike.
+            _kill_group(proc)
             pump.join(timeout=5)
+            if pump.is_alive() and proc.stdout is not None:
+                proc.stdout.close()  # something escaped the group; stop reading it
+                pump.join(timeout=1)
         if timed_out:
             log.write(f"\nenvctl: suite {name!r} timed out after {timeout:g}s and was stopped\n")
     seconds = time.monotonic() - started
     junit = junit_path if junit_path.is_file() else None
     if timed_out:
         status = SuiteStatus.timeout
+    elif proc.returncode == COMMAND_NOT_FOUND:
+        status = SuiteStatus.error  # a typo in `run`, not a failing test
     else:
         status = SuiteStatus.passed if proc.returncode == 0 else SuiteStatus.failed
     return SuiteResult(
@@ -115,33 +123,37 @@ def run_suite(
 
 def _pump(
     proc: subprocess.Popen[bytes],
-    log: object,
+    log: TextIO,
     redactor: Redactor,
     echo: Callable[[str], None] | None,
 ) -> None:
     assert proc.stdout is not None
-    for raw in proc.stdout:
-        line = redactor(raw.decode("utf-8", errors="replace"))
-        log.write(line)  # type: ignore[attr-defined]
-        if echo is not None:
-            echo(line.rstrip("\n"))
+    try:
+        for raw in proc.stdout:
+            line = redactor(raw.decode("utf-8", errors="replace"))
+            log.write(line)
+            if echo is not None:
+                echo(line.rstrip("\n"))
+    except (ValueError, OSError):
+        pass  # the pipe was closed under us (see run_suite); nothing more to read
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the suite's process group, SIGKILL after 3 s, and reap the leader."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(proc.pid, sig)
         except (ProcessLookupError, PermissionError):
-            return
+            break  # nothing left in the group
         try:
             proc.wait(timeout=3)
-            # The leader is gone; make sure nothing it spawned lingers.
-            os.killpg(proc.pid, signal.SIGKILL)
         except subprocess.TimeoutExpired:
             continue
-        except (ProcessLookupError, PermissionError):
-            pass
-        return
+        # The leader is gone; make sure nothing it spawned lingers.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        break
+    proc.poll()
 
 
 def _counts(junit: Path | None) -> TestCounts | None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -92,6 +94,21 @@ def output_option(func: F) -> F:
         is_eager=True,
         callback=remember,
         help="Result format; json is a stable contract.",
+    )(func)
+
+
+def secrets_file_option(func: F) -> F:
+    def remember(ctx: click.Context, _: click.Parameter, value: str | None) -> None:
+        if value:
+            app = ctx.ensure_object(App)
+            app._settings = dataclasses.replace(app.settings, secrets_file=Path(value))
+
+    return click.option(
+        "--secrets-file",
+        type=click.Path(dir_okay=False),
+        expose_value=False,
+        callback=remember,
+        help="Dotenv file with values for ${secret.NAME} (or ENVCTL_SECRETS_FILE).",
     )(func)
 
 

@@ -20,27 +20,35 @@ from orchestrator.exceptions import EnvironmentNotFound, UsageError
 @pass_app
 def logs(app: App, env_id: str, service: str | None, tail: int | None, follow: bool) -> None:
     """Print the logs of ENV_ID's services (or of one SERVICE)."""
+    from orchestrator.runtime import registry
+    from orchestrator.secrets import load_redactions
     from orchestrator.state import StateStore
 
     try:
         record = StateStore(app.settings.state_db).get(env_id)
-        log_dir = record.work_dir / "logs"
-        _load_redactions(app, record.work_dir)
     except EnvironmentNotFound:
-        log_dir = app.settings.runs_dir / env_id / "logs"  # a finished run keeps its logs
-        if not log_dir.is_dir():
+        kept = app.settings.runs_dir / env_id / "logs"  # a finished run keeps its logs
+        if not kept.is_dir():
             raise
-    files = sorted(log_dir.glob("*.log"))
+        found = {p.stem: p for p in kept.glob("*.log")}
+    else:
+        load_redactions(app.redactor, record.work_dir)
+        runtime = registry.create(record.runtime, app.settings)
+        paths = {name: runtime.log_path(record, name) for name in record.services}
+        found = {name: p for name, p in paths.items() if p is not None and p.exists()}
     if service:
-        files = [f for f in files if f.stem == service]
-        if not files:
-            names = ", ".join(sorted(p.stem for p in log_dir.glob("*.log")))
-            raise UsageError(f"no logs for service {service!r}", hint=f"services: {names}")
+        if service not in found:
+            raise UsageError(
+                f"no logs for service {service!r}",
+                hint=f"services with logs: {', '.join(sorted(found)) or '(none)'}",
+            )
+        found = {service: found[service]}
+    files = [found[name] for name in sorted(found)]
     if app.output == "json":
-        app.emit({p.stem: _lines(p, tail) for p in files}, str)
+        app.emit({name: _lines(found[name], tail) for name in sorted(found)}, str)
         return
-    for path in files:
-        prefix = f"{path.stem} | " if len(files) > 1 else ""
+    for name, path in sorted(found.items()):
+        prefix = f"{name} | " if len(files) > 1 else ""
         for line in _lines(path, tail):
             click.echo(app.redactor(prefix + line))
     if follow and len(files) == 1:
@@ -61,9 +69,3 @@ def _follow(app: App, path: Path) -> None:
                 click.echo(app.redactor(line.rstrip("\n")))
             else:
                 time.sleep(0.2)
-
-
-def _load_redactions(app: App, work_dir: Path) -> None:
-    from orchestrator.secrets import load_redactions
-
-    load_redactions(app.redactor, work_dir)

@@ -15,7 +15,7 @@ from orchestrator.cli.common import App, age, output_option, pass_app
 @pass_app
 def ls(app: App) -> None:
     """List live environments."""
-    from orchestrator.engine import owner_alive
+    from orchestrator.ownership import owner_alive
     from orchestrator.state import StateStore
 
     now = time.time()

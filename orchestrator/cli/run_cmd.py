@@ -7,7 +7,9 @@ import sys
 import click
 
 from orchestrator.cli import blueprint_arg
-from orchestrator.cli.common import App, output_option, pass_app
+from orchestrator.cli.common import App, output_option, pass_app, secrets_file_option
+from orchestrator.exceptions import EnvctlError, ExitCode
+from orchestrator.runtime import registry
 
 TIERS = ("critical", "standard", "extended")
 
@@ -17,6 +19,7 @@ TIERS = ("critical", "standard", "extended")
 @click.option("--runtime", "-r", default="local", show_default=True, help="Where to run.")
 @click.option("--tier", multiple=True, type=click.Choice(TIERS), help="Only suites of this tier.")
 @click.option("--suite", "-s", "suite_names", multiple=True, help="Only this suite (repeatable).")
+@secrets_file_option
 @output_option
 @pass_app
 def run(
@@ -27,15 +30,16 @@ def run(
     from orchestrator.report.text import run_summary
     from orchestrator.result import RunStatus
 
+    registry.check_public(runtime)
     loaded = blueprint_arg.load(blueprint)
     result = app.engine().run(
         loaded, runtime, Selection(tier, suite_names), echo_suites=app.output == "text"
     )
     app.emit(result.to_dict(), run_summary)
-    if result.status is RunStatus.passed:
-        return
-    if result.status is RunStatus.failed:
-        sys.exit(1)
-    if result.exception is not None and hasattr(result.exception, "render"):
+    if isinstance(result.exception, EnvctlError):
         click.echo(app.redactor("envctl: error: " + result.exception.render()), err=True)
-    sys.exit(int(getattr(result.exception, "exit_code", 3)))
+        sys.exit(int(result.exception.exit_code))
+    if result.leftovers:  # the suites' verdict stands, but CI must hear about leftovers
+        sys.exit(int(ExitCode.ENVIRONMENT))
+    if result.status is RunStatus.failed:
+        sys.exit(int(ExitCode.SUITES_FAILED))

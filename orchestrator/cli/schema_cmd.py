@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from orchestrator.cli.common import output_option
+from orchestrator.exceptions import UsageError
 
 
 @click.command()
@@ -27,7 +28,12 @@ def schema(target: str | None, check: str | None) -> None:
         click.echo(f"{check} is up to date", err=True)
         return
     if target:
-        Path(target).write_text(text, encoding="utf-8")
+        try:
+            Path(target).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(
+                f"cannot write {target!r}: {exc.strerror or exc}", hint="check the path"
+            ) from None
         click.echo(f"wrote {target}", err=True)
         return
     click.echo(text, nl=False)

@@ -15,21 +15,22 @@ from orchestrator.cli.common import App, output_option, pass_app
 @pass_app
 def status(app: App, env_id: str) -> None:
     """Show ENV_ID's state, services and endpoints."""
-    from orchestrator.engine import owner_alive
-    from orchestrator.runtime.local.processes import is_same_process
+    from orchestrator.ownership import owner_alive
+    from orchestrator.runtime import registry
+    from orchestrator.runtime.base import Endpoint, ServiceHandle
     from orchestrator.state import StateStore
 
     r = StateStore(app.settings.state_db).get(env_id)
+    runtime = registry.create(r.runtime, app.settings)
     services: dict[str, dict[str, Any]] = {}
     for name, details in r.services.items():
-        pid = details.get("pid")
-        running: bool | None = is_same_process(pid, details.get("started")) if pid else None
+        endpoint = Endpoint(details.get("host") or "", details.get("port"))
+        reason = runtime.exit_reason(ServiceHandle(name, endpoint, details))
         services[name] = {
-            "host": "127.0.0.1" if details.get("port") else None,
-            "port": details.get("port"),
-            "pid": pid,
-            "running": running,
-            "log": details.get("log"),
+            "host": endpoint.host or None,
+            "port": endpoint.port,
+            "running": reason is None,
+            "exit_reason": reason,
         }
     data = {
         "env": r.id,
@@ -39,6 +40,7 @@ def status(app: App, env_id: str) -> None:
         "status": r.status,
         "mode": r.mode,
         "owner_pid": r.owner_pid,
+        "owner_host": r.owner_host,
         "owner_alive": owner_alive(r) if r.mode == "run" else None,
         "created_at": r.created_at,
         "expires_at": r.expires_at,
@@ -47,12 +49,12 @@ def status(app: App, env_id: str) -> None:
         "services": services,
     }
 
-    def text(_: Any) -> str:
+    def text(shown: dict[str, Any]) -> str:
         lines = [f"{r.id}  {r.status}  ({r.runtime}, blueprint {r.blueprint})"]
-        for name, s in services.items():
-            state = {True: "running", False: "NOT RUNNING", None: "-"}[s["running"]]
+        for name, s in shown["services"].items():
+            state = "running" if s["running"] else f"NOT RUNNING ({s['exit_reason']})"
             lines.append(f"  {name:<20} {s['host']}:{s['port']}  {state}")
-        lines.append(f"endpoints as env vars: {data['env_file']}")
+        lines.append(f"endpoints as env vars: {shown['env_file']}")
         return "\n".join(lines)
 
     app.emit(data, text)

@@ -7,7 +7,8 @@ from typing import Any
 import click
 
 from orchestrator.cli import blueprint_arg
-from orchestrator.cli.common import App, output_option, pass_app
+from orchestrator.cli.common import App, output_option, pass_app, secrets_file_option
+from orchestrator.runtime import registry
 
 
 @click.command()
@@ -20,12 +21,14 @@ from orchestrator.cli.common import App, output_option, pass_app
     "Without it, envctl returns once all is ready and the environment lives until "
     "`envctl down` or its ttl.",
 )
+@secrets_file_option
 @output_option
 @pass_app
 def up(app: App, blueprint: str, runtime: str, wait: bool) -> None:
     """Start BLUEPRINT's services, print their endpoints."""
     from orchestrator.report.text import endpoints
 
+    registry.check_public(runtime)
     loaded = blueprint_arg.load(blueprint)
 
     def ready(session: Any) -> None:

@@ -32,8 +32,6 @@ def run_summary(data: dict[str, Any]) -> str:
         lines.append(f"phases  {phases}")
     for w in data["warnings"]:
         lines.append(f"warning: {w}")
-    if data["error"]:
-        lines.append(f"error: {data['error']['message']}")
     if not data["teardown"]["complete"]:
         lines.append("teardown left: " + ", ".join(data["teardown"]["leftovers"]))
     lines.append(f"reports and logs: {data['run_dir']}")

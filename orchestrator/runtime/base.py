@@ -5,8 +5,9 @@ of ``Runtime`` below and nothing else; the engine drives the lifecycle around th
 
     runtime.prepare(env, blueprint)          # isolation: a dir, a network, a namespace
     for each service, in dependency order:
-        ep = runtime.address(env, spec)      # where the others and the host reach it
-        h = runtime.start(env, spec)         # returns once started (not yet ready)
+        ep = runtime.address(env, name, svc) # where the other services reach it
+        h = runtime.start(env, spec)         # started, not yet ready; h.endpoint is
+                                             # where the host (probes, suites) reaches it
         runtime.exit_reason(h)               # polled while the engine probes readiness
     ...suites run against the endpoints...
     runtime.stop(h) for each, dependants first
@@ -25,8 +26,8 @@ A minimal runtime, e.g. for a test double::
 
     class EchoRuntime(Runtime):
         name = "echo"
-        def address(self, env, spec): return Endpoint("127.0.0.1", spec.container_port)
-        def start(self, env, spec): return ServiceHandle(spec.name, self.address(env, spec))
+        def address(self, env, name, service): return Endpoint(name, service.ports[0])
+        def start(self, env, spec): return ServiceHandle(spec.name, Endpoint("127.0.0.1", ...))
         ...
 """
 
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from orchestrator.blueprint.loader import LoadedBlueprint
     from orchestrator.blueprint.model import Service
     from orchestrator.readiness import Probe
+    from orchestrator.secrets import Redactor
     from orchestrator.settings import Settings
     from orchestrator.state import EnvRecord
 
@@ -135,6 +137,15 @@ class Runtime(abc.ABC):
             fh.seek(max(0, fh.tell() - 64 * 1024))
             text = fh.read().decode("utf-8", errors="replace")
         return "\n".join(text.splitlines()[-lines:])
+
+    def collect_logs(self, record: EnvRecord, target: Path, redact: Redactor) -> None:
+        """Copy every service's output into ``target`` (redacted), before ``destroy``."""
+        target.mkdir(parents=True, exist_ok=True)
+        for name in record.services:
+            source = self.log_path(record, name)
+            if source is not None and source.exists():
+                text = source.read_text(encoding="utf-8", errors="replace")
+                (target / f"{name}.log").write_text(redact(text), encoding="utf-8")
 
     @abc.abstractmethod
     def stop(self, handle: ServiceHandle) -> None:

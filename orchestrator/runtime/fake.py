@@ -60,9 +60,8 @@ class FakeWorld:
     calls: list[tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     ports: itertools.count[int] = field(default_factory=lambda: itertools.count(41000))
-
-
-DEFAULT_WORLD = FakeWorld()
+    starting: int = 0  # services inside start() right now
+    most_starting: int = 0  # the most that ever were at once: parallelism, without a clock
 
 
 class FakeRuntime(Runtime):
@@ -70,28 +69,39 @@ class FakeRuntime(Runtime):
 
     def __init__(self, settings: Settings, world: FakeWorld | None = None) -> None:
         super().__init__(settings)
-        self.world = world or DEFAULT_WORLD
+        self.world = world or FakeWorld()
 
     def _call(self, what: str, name: str) -> None:
         with self.world.lock:
             self.world.calls.append((what, name))
 
     def address(self, env: EnvironmentContext, name: str, service: Service) -> Endpoint:
+        # Like a container runtime, other services reach it by name on its own port,
+        # while the host reaches it on a different, published one (see start()).
         with self.world.lock:
-            endpoint = Endpoint("127.0.0.1", next(self.world.ports))
+            endpoint = Endpoint(f"{name}.{env.env_id}.fake", next(self.world.ports))
             self.world.addresses[(env.env_id, name)] = endpoint
             return endpoint
 
     def start(self, env: EnvironmentContext, spec: ServiceSpec) -> ServiceHandle:
         behaviour = self.world.behaviours.get(spec.name, FakeBehaviour())
         self._call("start", spec.name)
-        if behaviour.start_delay:
-            time.sleep(behaviour.start_delay)
+        with self.world.lock:
+            self.world.starting += 1
+            self.world.most_starting = max(self.world.most_starting, self.world.starting)
+        try:
+            if behaviour.start_delay:
+                time.sleep(behaviour.start_delay)
+        finally:
+            with self.world.lock:
+                self.world.starting -= 1
         if behaviour.start_error:
             raise ServiceError(spec.name, behaviour.start_error)
+        with self.world.lock:
+            published = Endpoint("127.0.0.1", next(self.world.ports))
         handle = ServiceHandle(
             spec.name,
-            self.world.addresses[(env.env_id, spec.name)],
+            published,
             {"env": env.env_id, "version": behaviour.version, "exits": behaviour.exits_with},
         )
         with self.world.lock:

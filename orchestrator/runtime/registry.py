@@ -19,13 +19,21 @@ RUNTIMES: dict[str, str] = {
     "local": "orchestrator.runtime.local.runtime:LocalRuntime",
     "fake": "orchestrator.runtime.fake:FakeRuntime",
 }
-# Runtimes users choose from; 'fake' exists for tests of the engine.
-PUBLIC = ("local",)
+# Runtimes users choose from (and gc scans); 'fake' exists for tests of the engine.
+PUBLIC: list[str] = ["local"]
 
 
-def register(name: str, target: str) -> None:
+def register(name: str, target: str, public: bool = True) -> None:
     """Add a runtime: ``target`` is 'module:Class' of a ``Runtime`` subclass."""
     RUNTIMES[name] = target
+    if public and name not in PUBLIC:
+        PUBLIC.append(name)
+
+
+def check_public(name: str) -> None:
+    """Refuse a runtime name a user may not choose, listing the valid ones."""
+    if name not in PUBLIC:
+        raise UsageError(f"unknown runtime {name!r}", hint=f"valid runtimes: {', '.join(PUBLIC)}")
 
 
 def create(name: str, settings: Settings) -> Runtime:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import psutil
 
+from orchestrator.ownership import is_same_process
+
 log = logging.getLogger(__name__)
 
 TAG = "ENVCTL_ENV_ID"
@@ -59,26 +61,6 @@ def spawn(
         )
 
 
-def started_at(pid: int) -> float | None:
-    """The process's start time, used with the pid as an identity safe from pid reuse."""
-    try:
-        return psutil.Process(pid).create_time()
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-        return None
-
-
-def is_same_process(pid: int | None, started: float | None) -> bool:
-    if not pid or started is None:
-        return False
-    now = started_at(pid)
-    if now is None or abs(now - started) >= 0.05:
-        return False
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
 def stop_group(
     pid: int,
     started: float | None,
@@ -91,7 +73,8 @@ def stop_group(
         _kill_group(pid, signal.SIGKILL)  # the leader is gone; its children may not be
         return
     if popen is None and not is_same_process(pid, started):
-        _kill_group(pid, signal.SIGKILL, only_if_members=True)
+        # The recorded leader is gone (or its pid now belongs to someone else): never
+        # signal that group blindly. Its tagged members are reaped by kill_tagged.
         return
     _kill_group(pid, stop_signal)
     deadline = time.monotonic() + timeout
@@ -112,22 +95,9 @@ def stop_group(
             log.warning("process %d did not exit after SIGKILL", pid)
 
 
-def _kill_group(pgid: int, sig: signal.Signals, only_if_members: bool = False) -> None:
-    if only_if_members and not _group_members(pgid):
-        return
+def _kill_group(pgid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-
-
-def _group_members(pgid: int) -> list[int]:
-    members = []
-    for proc in psutil.process_iter(["pid"]):
-        try:
-            if os.getpgid(proc.pid) == pgid:
-                members.append(proc.pid)
-        except (ProcessLookupError, PermissionError):
-            continue
-    return members
 
 
 def tagged(env_id: str | None = None, store: str | None = None) -> dict[str, list[psutil.Process]]:
@@ -158,7 +128,7 @@ def kill_tagged(env_id: str, work_dir: Path | None = None, timeout: float = 5.0)
     procs = tagged(env_id).get(env_id, [])
     if work_dir is not None:
         seen = {p.pid for p in procs}
-        procs += [p for p in working_in(work_dir) if p.pid not in seen]
+        procs += [p for p in _engine_servers_in(work_dir) if p.pid not in seen]
     for proc in procs:
         try:
             proc.kill()
@@ -168,16 +138,22 @@ def kill_tagged(env_id: str, work_dir: Path | None = None, timeout: float = 5.0)
     return [f"process {p.pid}" for p in alive if _alive(p)]
 
 
-def working_in(directory: Path) -> list[psutil.Process]:
-    """Processes whose current directory is ``directory`` or below (even if deleted)."""
-    prefix = str(directory)
+# Servers that may rewrite their environment block for their process title (hiding the
+# tag); found instead by their working directory inside the environment's service dirs.
+ENGINE_EXECUTABLES = frozenset({"postgres", "redis-server"})
+
+
+def _engine_servers_in(work_dir: Path) -> list[psutil.Process]:
+    prefix = str(work_dir / "services") + os.sep
     found = []
-    for proc in psutil.process_iter(["pid"]):
+    for proc in psutil.process_iter(["pid", "name"]):
         try:
+            if proc.info["name"] not in ENGINE_EXECUTABLES:
+                continue
             cwd = proc.cwd().removesuffix(" (deleted)")
         except (psutil.Error, OSError):
             continue
-        if cwd == prefix or cwd.startswith(prefix + os.sep):
+        if cwd.startswith(prefix):
             found.append(proc)
     return found
 

@@ -24,6 +24,7 @@ from orchestrator.blueprint.loader import LoadedBlueprint
 from orchestrator.blueprint.model import Engine, Service
 from orchestrator.childenv import base_environ
 from orchestrator.exceptions import BlueprintError, ServiceError
+from orchestrator.ownership import is_same_process, started_at
 from orchestrator.runtime.base import (
     Endpoint,
     EnvironmentContext,
@@ -33,6 +34,7 @@ from orchestrator.runtime.base import (
 )
 from orchestrator.runtime.local import binaries, postgres, processes, redis
 from orchestrator.runtime.local.processes import RunAs
+from orchestrator.settings import Settings
 from orchestrator.state import EnvRecord, StateStore
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ STOP_TIMEOUT = 10.0
 class LocalRuntime(Runtime):
     name = "local"
 
-    def __init__(self, settings):  # type: ignore[no-untyped-def]
+    def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self._state: StateStore | None = None
         self._ports: dict[tuple[str, str], int] = {}
@@ -75,12 +77,16 @@ class LocalRuntime(Runtime):
             binaries.postgres(self.settings.binary_source)
         if Engine.redis in needed:
             binaries.redis(self.settings.binary_source)
-        env.work_dir.mkdir(parents=True, exist_ok=True)
+        # Private: logs, configs and the endpoints file can hold secrets.
+        env.work_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         marker = {"env": env.env_id, "store": self.store_id}
         (env.work_dir / MARKER).write_text(json.dumps(marker), encoding="utf-8")
-        (env.work_dir / "logs").mkdir(exist_ok=True)
+        (env.work_dir / "logs").mkdir(mode=0o700, exist_ok=True)
+        (env.work_dir / "services").mkdir(mode=0o700, exist_ok=True)
         if _run_as() is not None:
-            env.work_dir.chmod(0o711)  # let the unprivileged server user reach its own dir
+            # The unprivileged server user must reach its own service dir: traverse only.
+            env.work_dir.chmod(0o711)
+            (env.work_dir / "services").chmod(0o711)
 
     def address(self, env: EnvironmentContext, name: str, service: Service) -> Endpoint:
         port = self.state.reserve_port(env.env_id, _candidates())
@@ -91,7 +97,7 @@ class LocalRuntime(Runtime):
     def start(self, env: EnvironmentContext, spec: ServiceSpec) -> ServiceHandle:
         port = self._ports[(env.env_id, spec.name)]
         service_dir = env.work_dir / "services" / spec.name
-        service_dir.mkdir(parents=True, exist_ok=True)
+        service_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         log_path = self.log_path(env, spec.name)
         assert log_path is not None
         process_env = {
@@ -130,16 +136,17 @@ class LocalRuntime(Runtime):
         try:
             proc = processes.spawn(argv, env=process_env, cwd=cwd, log_path=log_path, run_as=run_as)
         except OSError as exc:
+            what = exc.filename or argv[0]
             raise ServiceError(
                 spec.name,
-                f"cannot start {argv[0]!r}: {exc.strerror or exc}",
+                f"cannot start it: {exc.strerror or exc}: {str(what)!r}",
                 hint="check local.command and local.cwd in the blueprint",
             ) from exc
         with self._lock:
             self._procs[(env.env_id, spec.name)] = proc
         details = {
             "pid": proc.pid,
-            "started": processes.started_at(proc.pid),
+            "started": started_at(proc.pid),
             "port": port,
             "stop_signal": stop_signal.name,
             "log": str(log_path),
@@ -153,7 +160,7 @@ class LocalRuntime(Runtime):
             code = proc.poll()
             return None if code is None else processes.describe_exit(code)
         pid, started = handle.details.get("pid"), handle.details.get("started")
-        return None if processes.is_same_process(pid, started) else "is not running"
+        return None if is_same_process(pid, started) else "is not running"
 
     def log_path(self, env: EnvRecord | EnvironmentContext, service: str) -> Path | None:
         return env.work_dir / "logs" / f"{service}.log"

@@ -1,0 +1,421 @@
+"""One environment's life: plan → provision → links → seed → suites → teardown.
+
+A ``Session`` is created by ``Engine.run``/``Engine.up``. Its record is persisted before
+anything starts (so another envctl can always find and reap it); services start in
+parallel as soon as their dependencies are ready; teardown runs once, whatever happened.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import graphlib
+import logging
+import secrets as random_source
+import threading
+import time
+from collections.abc import Sequence
+from concurrent import futures
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from orchestrator import plan, readiness, signals, suites
+from orchestrator.blueprint.loader import LoadedBlueprint
+from orchestrator.blueprint.model import Suite
+from orchestrator.childenv import base_environ
+from orchestrator.exceptions import EnvctlError, StateError, UsageError
+from orchestrator.ownership import this_process
+from orchestrator.progress import Progress
+from orchestrator.result import RunResult, RunStatus, ServiceResult
+from orchestrator.runtime.base import EnvironmentContext, Runtime, ServiceHandle, ServiceSpec
+from orchestrator.secrets import Redactor, SecretStore, redact_file, save_redactions
+from orchestrator.seed import schema as schema_seed
+from orchestrator.settings import Settings
+from orchestrator.state import EnvRecord, StateStore, this_host
+from orchestrator.teardown import dismantle
+
+log = logging.getLogger(__name__)
+
+
+class EnvStatus(enum.StrEnum):
+    provisioning = "provisioning"
+    ready = "ready"
+    seeding = "seeding"
+    testing = "testing"
+    tearing_down = "tearing_down"
+    teardown_failed = "teardown_failed"
+
+
+@dataclass
+class Selection:
+    tiers: Sequence[str] = ()
+    suites: Sequence[str] = ()
+
+
+def select_suites(loaded: LoadedBlueprint, selection: Selection) -> list[tuple[int, Suite]]:
+    all_suites = list(enumerate(loaded.model.suites))
+    names = {s.name for _, s in all_suites}
+    unknown = [n for n in selection.suites if n not in names]
+    if unknown:
+        raise UsageError(
+            f"unknown suite {unknown[0]!r}",
+            hint=f"suites in {loaded.path.name}: {', '.join(sorted(names)) or '(none)'}",
+        )
+    chosen = all_suites
+    if selection.suites:
+        chosen = [(i, s) for i, s in chosen if s.name in selection.suites]
+    if selection.tiers:
+        chosen = [(i, s) for i, s in chosen if s.tier.value in selection.tiers]
+    return chosen
+
+
+@dataclass
+class Session:
+    settings: Settings
+    loaded: LoadedBlueprint
+    runtime: Runtime
+    state: StateStore
+    redactor: Redactor
+    progress: Progress
+    env: EnvironmentContext
+    record: EnvRecord  # as created; services are added as they start
+    resolver: plan.Resolver
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    handles: dict[str, ServiceHandle] = field(default_factory=dict)
+    services: dict[str, ServiceResult] = field(default_factory=dict)
+    phases: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _torn_down: list[str] | None = None
+    _t0: float = field(default_factory=time.monotonic)
+
+    # creation --------------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        settings: Settings,
+        loaded: LoadedBlueprint,
+        runtime: Runtime,
+        state: StateStore,
+        redactor: Redactor,
+        progress: Progress,
+        mode: str,
+    ) -> Session:
+        env_id = f"{loaded.name[:40]}-{random_source.token_hex(3)}"
+        meta = loaded.model.metadata
+        ctx = EnvironmentContext(
+            env_id=env_id,
+            blueprint=loaded.name,
+            owner=meta.owner,
+            work_dir=settings.work_root / f"envctl-{env_id}",
+            run_dir=settings.runs_dir / env_id,
+            labels={"envctl.blueprint": loaded.name, "envctl.owner": meta.owner or ""},
+        )
+        try:
+            ctx.run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(
+                f"cannot create the run directory {str(ctx.run_dir)!r}: {exc.strerror or exc}",
+                hint="set ENVCTL_STATE_DIR to a writable directory",
+            ) from exc
+        generate = {n: s.length for n, s in loaded.model.secrets.items() if s.generate}
+        store = SecretStore(settings.environ, redactor, settings.secrets_file, generate)
+        resolver = plan.Resolver(loaded, ctx, store, settings.environ, runtime=runtime.name)
+        pid, started = this_process()
+        now = time.time()
+        record = EnvRecord(
+            id=env_id,
+            blueprint=loaded.name,
+            blueprint_path=str(loaded.path),
+            runtime=runtime.name,
+            status=EnvStatus.provisioning.value,
+            mode=mode,
+            owner_pid=pid,
+            owner_started=started,
+            owner_host=this_host(),
+            created_at=now,
+            expires_at=now + loaded.model.ttl,
+            work_dir=ctx.work_dir,
+            run_dir=ctx.run_dir,
+        )
+        # Persist first: from here on, whatever we start can be found and reaped.
+        state.add(record)
+        return cls(settings, loaded, runtime, state, redactor, progress, ctx, record, resolver)
+
+    @property
+    def env_id(self) -> str:
+        return self.env.env_id
+
+    def _phase(self, name: str, started: float) -> None:
+        self.phases[name] = self.phases.get(name, 0.0) + time.monotonic() - started
+
+    def _set_status(self, status: EnvStatus) -> None:
+        self.state.set_status(self.env_id, status.value)
+
+    # plan + provision ----------------------------------------------------------------
+
+    def provision(self) -> None:
+        t = time.monotonic()
+        self.progress.step(f"planning {self.env_id} on {self.runtime.name}")
+        self.runtime.prepare(self.env, self.loaded)
+        for name, svc in self.loaded.model.services.items():
+            self.resolver.internal[name] = self.runtime.address(self.env, name, svc)
+        # Resolve every service now: a missing secret fails before anything starts.
+        specs = {name: self.resolver.service_spec(name) for name in self.loaded.model.services}
+        save_redactions(self.redactor, self.env.work_dir)
+        self._phase("plan", t)
+
+        t = time.monotonic()
+        sorter = graphlib.TopologicalSorter(plan.dependency_graph(self.loaded))
+        sorter.prepare()
+        pending: dict[futures.Future[None], str] = {}
+        first_error: BaseException | None = None
+        with futures.ThreadPoolExecutor(max_workers=max(1, len(specs))) as pool:
+            try:
+                while sorter.is_active() and first_error is None:
+                    for name in sorter.get_ready():
+                        pending[pool.submit(self._bring_up, specs[name])] = name
+                    done, _ = futures.wait(
+                        pending, timeout=0.5, return_when=futures.FIRST_COMPLETED
+                    )
+                    for fut in done:
+                        name = pending.pop(fut)
+                        if fut.exception() is not None:
+                            first_error = first_error or fut.exception()
+                        else:
+                            sorter.done(name)
+            except BaseException:
+                self.cancel.set()  # Ctrl-C: readiness loops return, the pool drains
+                raise
+            finally:
+                if first_error is not None:
+                    self.cancel.set()
+        self._phase("provision", t)
+        if first_error is not None:
+            raise first_error
+        self._write_env_file()
+        self._set_status(EnvStatus.ready)
+
+    def _bring_up(self, spec: ServiceSpec) -> None:
+        svc = spec.service
+        offset = time.monotonic() - self._t0
+        self.progress.step(f"starting {spec.name}")
+        handle = self.runtime.start(self.env, spec)
+        with self._lock:
+            self.handles[spec.name] = handle
+            self.resolver.external[spec.name] = handle.endpoint
+        self.state.set_service(
+            self.env_id,
+            spec.name,
+            {"host": handle.endpoint.host, "port": handle.endpoint.port, **handle.details},
+        )
+        ready_command = None
+        if svc.ready and svc.ready.command:
+            with self._lock:  # run on the host: the host view of every address
+                ready_command = self.resolver.text(
+                    svc.ready.command,
+                    ("services", spec.name, "ready", "command"),
+                    spec.name,
+                    self.resolver.external,
+                )
+        probe = self.runtime.readiness_probe(handle) or readiness.probe_for(
+            svc, spec.env, ready_command, {**base_environ(), **spec.env}, str(spec.cwd)
+        )
+        ready = readiness.wait_ready(self.runtime, self.env, handle, probe, svc.ready, self.cancel)
+        with self._lock:
+            url = self.resolver.url(spec.name, self.resolver.external)
+        result = ServiceResult(
+            name=spec.name,
+            host=handle.endpoint.host,
+            port=handle.endpoint.port,
+            url=url,
+            declared_version=svc.declared_version,
+            version=ready.version,
+            ready_seconds=(time.monotonic() - self._t0) - offset,
+            started_offset=offset,
+        )
+        with self._lock:
+            self.services[spec.name] = result
+        drift = f" (declared {result.declared_version})" if result.version_drift else ""
+        version = f" {result.version}" if result.version else ""
+        self.progress.step(
+            f"ready    {spec.name}{version}{drift} at {handle.endpoint.address} "
+            f"in {result.ready_seconds:.2f}s"
+        )
+
+    @property
+    def env_file(self) -> Path:
+        return self.env.work_dir / "endpoints.env"
+
+    def _write_env_file(self) -> None:
+        """A dotenv of the endpoints, for tools that read one (0600: URLs hold passwords)."""
+        lines = [f"{k}={v}" for k, v in sorted(self.resolver.endpoint_vars().items())]
+        self.env_file.touch(mode=0o600)
+        self.env_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    # links + seed ------------------------------------------------------------------------
+
+    def links(self) -> None:
+        if self.loaded.model.links:
+            self.warnings.append(
+                f"{len(self.loaded.model.links)} link(s) declared, but latency/fault injection "
+                "is not implemented yet: traffic goes direct"
+            )
+
+    def seed(self) -> None:
+        if not self.loaded.model.data:
+            return
+        t = time.monotonic()
+        self._set_status(EnvStatus.seeding)
+        for seed in self.loaded.model.data:
+            if seed.schema_:
+                self.progress.step(f"seeding  {seed.service}: schema {seed.schema_}")
+                url = self.resolver.url(seed.service, self.resolver.external)
+                schema_seed.apply(seed.service, url, self.loaded.directory / seed.schema_)
+            if seed.tables:
+                self.warnings.append(
+                    f"data for {seed.service!r} declares tables ({', '.join(seed.tables)}), "
+                    "but row generation is not implemented yet: only the schema was applied"
+                )
+        self._set_status(EnvStatus.ready)
+        self._phase("seed", t)
+
+    # suites --------------------------------------------------------------------------------
+
+    def run_suites(self, selection: Selection, echo: bool) -> list[suites.SuiteResult]:
+        chosen = select_suites(self.loaded, selection)
+        if not chosen:
+            self.warnings.append("no suites selected: nothing was tested")
+            return []
+        self._set_status(EnvStatus.testing)
+        results = []
+        t = time.monotonic()
+        for index, suite in chosen:
+            self.progress.step(f"suite    {suite.name}: {self.redactor(suite.run)}")
+            junit = self.resolver.suite_junit(index, suite)
+            env = {
+                **base_environ(),
+                **self.resolver.endpoint_vars(),
+                "ENVCTL_ENV_ID": self.env_id,
+                "ENVCTL_RUN_DIR": str(self.env.run_dir),
+                "ENVCTL_ENV_FILE": str(self.env_file),
+                "ENVCTL_JUNIT_XML": str(junit),
+                **self.resolver.suite_env(index, suite),
+            }
+            cwd = self.loaded.directory / suite.cwd if suite.cwd else self.loaded.directory
+            result = suites.run_suite(
+                name=suite.name,
+                tier=suite.tier.value,
+                command=self.resolver.suite_command(index, suite),
+                cwd=cwd,
+                env=env,
+                timeout=suite.timeout,
+                log_path=self.env.run_dir / "logs" / f"suite-{suite.name}.log",
+                junit_path=junit,
+                redactor=self.redactor,
+                echo=self.progress.suite_output if echo else None,
+            )
+            if result.junit is not None:
+                redact_file(result.junit, self.redactor)  # reports quote env vars and URLs
+            results.append(result)
+            self.progress.step(
+                f"suite    {suite.name}: {result.status.value} in {result.seconds:.1f}s"
+            )
+        self._phase("suites", t)
+        return results
+
+    # teardown ----------------------------------------------------------------------------
+
+    def teardown(self) -> list[str]:
+        """Stop everything, keep the logs, remove the rest. Runs once; safe to call again.
+
+        Every step is attempted even when an earlier one failed: an unreadable state
+        database must not leave services running.
+        """
+        if self._torn_down is not None:
+            return self._torn_down
+        t = time.monotonic()
+        self.progress.step(f"teardown {self.env_id}")
+        self.cancel.set()
+        leftovers: list[str] = []
+        with signals.shielded():
+            try:
+                self._set_status(EnvStatus.tearing_down)
+            except StateError as exc:
+                log.warning("could not mark %s as tearing down: %s", self.env_id, exc.message)
+            self._stop_services()
+            services = {n: dict(h.details) for n, h in self.handles.items()}
+            record = dataclasses.replace(self.record, services=services)
+            leftovers = dismantle(self.runtime, record, self.redactor)
+            try:
+                if leftovers:
+                    self._set_status(EnvStatus.teardown_failed)
+                else:
+                    self.state.remove(self.env_id)
+            except StateError as exc:
+                leftovers.append(f"state not updated: {exc.message}")
+            if leftovers:
+                log.error("teardown left: %s (envctl gc retries)", ", ".join(leftovers))
+        self._phase("teardown", t)
+        self._torn_down = leftovers
+        return leftovers
+
+    def _stop_services(self) -> None:
+        """Dependants first; the services of one level stop side by side."""
+        for level in plan.stop_levels(self.loaded):
+            handles = [self.handles[n] for n in level if n in self.handles]
+            if not handles:
+                continue
+            with futures.ThreadPoolExecutor(max_workers=len(handles)) as pool:
+                for handle, fut in [(h, pool.submit(self.runtime.stop, h)) for h in handles]:
+                    try:
+                        fut.result()
+                    except Exception as exc:  # keep going: the rest must still stop
+                        log.warning("stopping %s failed: %s", handle.name, exc)
+
+    def detach(self) -> None:
+        """Leave the environment running after this process exits (``envctl up``)."""
+        self.state.detach(self.env_id, time.time() + self.loaded.model.ttl)
+
+    # result --------------------------------------------------------------------------------
+
+    def result(
+        self,
+        status: RunStatus,
+        suite_results: list[suites.SuiteResult],
+        error: BaseException | None,
+    ) -> RunResult:
+        meta = self.loaded.model.metadata
+        return RunResult(
+            env=self.env_id,
+            blueprint=self.loaded.name,
+            blueprint_file=str(self.loaded.path),
+            owner=meta.owner,
+            tier=meta.tier.value,
+            runtime=self.runtime.name,
+            status=status,
+            started_at=self.started_at,
+            finished_at=datetime.now(UTC),
+            run_dir=str(self.env.run_dir),
+            services={
+                n: self.services[n] for n in self.loaded.model.services if n in self.services
+            },
+            suites=suite_results,
+            phases=dict(self.phases),
+            warnings=list(self.warnings),
+            error=error_dict(error),
+            leftovers=list(self._torn_down or []),
+            exception=error,
+        )
+
+
+def error_dict(error: BaseException | None) -> dict[str, Any] | None:
+    if error is None:
+        return None
+    if isinstance(error, EnvctlError):
+        return error.as_dict()
+    return {"type": type(error).__name__, "message": str(error), "hint": "this is a bug in envctl"}
