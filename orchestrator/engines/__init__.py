@@ -21,7 +21,6 @@ class NotReady(Exception):
 
 class EngineAdapter(Protocol):
     default_port: int
-    scheme: str
 
     def url(self, endpoint: Endpoint, env: Mapping[str, str]) -> str: ...
 

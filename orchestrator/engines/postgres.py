@@ -17,7 +17,6 @@ def credentials(env: Mapping[str, str]) -> tuple[str, str | None, str]:
 
 class PostgresAdapter:
     default_port = 5432
-    scheme = "postgresql"
 
     def url(self, endpoint: Endpoint, env: Mapping[str, str]) -> str:
         user, password, database = credentials(env)

@@ -15,7 +15,6 @@ def password(env: Mapping[str, str]) -> str | None:
 
 class RedisAdapter:
     default_port = 6379
-    scheme = "redis"
 
     def url(self, endpoint: Endpoint, env: Mapping[str, str]) -> str:
         secret = password(env)
