@@ -33,7 +33,7 @@ from orchestrator.runtime.base import EnvironmentContext, Runtime, ServiceHandle
 from orchestrator.secrets import Redactor, SecretStore, redact_file, save_redactions
 from orchestrator.seed import schema as schema_seed
 from orchestrator.settings import Settings
-from orchestrator.state import EnvRecord, StateStore, this_host
+from orchestrator.state import EnvironmentIdTaken, EnvRecord, StateStore, this_host
 from orchestrator.teardown import dismantle
 
 log = logging.getLogger(__name__)
@@ -105,6 +105,24 @@ class Session:
         progress: Progress,
         mode: str,
     ) -> Session:
+        for attempt in range(5):
+            try:
+                return cls._create(settings, loaded, runtime, state, redactor, progress, mode)
+            except EnvironmentIdTaken:
+                log.debug("environment id taken (attempt %d); drawing another", attempt + 1)
+        raise StateError("could not find a free environment id", hint="is the state store sane?")
+
+    @classmethod
+    def _create(
+        cls,
+        settings: Settings,
+        loaded: LoadedBlueprint,
+        runtime: Runtime,
+        state: StateStore,
+        redactor: Redactor,
+        progress: Progress,
+        mode: str,
+    ) -> Session:
         env_id = f"{loaded.name[:40]}-{random_source.token_hex(3)}"
         meta = loaded.model.metadata
         ctx = EnvironmentContext(
@@ -143,7 +161,7 @@ class Session:
             run_dir=ctx.run_dir,
         )
         # Persist first: from here on, whatever we start can be found and reaped.
-        state.add(record)
+        state.add(record)  # EnvironmentIdTaken when two runs drew the same id
         return cls(settings, loaded, runtime, state, redactor, progress, ctx, record, resolver)
 
     @property

@@ -79,6 +79,10 @@ class EnvRecord:
         return time.time() > self.expires_at
 
 
+class EnvironmentIdTaken(StateError):
+    """``add`` of an id that is already live (two runs drew the same random suffix)."""
+
+
 class StateStore:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -130,6 +134,8 @@ class StateStore:
 
     def add(self, record: EnvRecord) -> None:
         with self._write() as db:
+            if db.execute("SELECT 1 FROM environments WHERE id=?", (record.id,)).fetchone():
+                raise EnvironmentIdTaken(f"environment id {record.id!r} is taken")
             db.execute(
                 "INSERT INTO environments VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (

@@ -277,3 +277,13 @@ def test_down_refuses_an_environment_held_on_another_host(engine: Engine, tmp_pa
         )
     with pytest.raises(UsageError, match="held by an envctl process on host 'ci-runner-7'"):
         engine.down(session.env_id)
+
+
+def test_an_environment_id_drawn_twice_is_drawn_again(
+    engine: Engine, world: FakeWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    draws = iter(["aaaaaa", "aaaaaa", "bbbbbb"])
+    monkeypatch.setattr("orchestrator.session.random_source.token_hex", lambda n: next(draws))
+    first = engine.up(blueprint(tmp_path), runtime="fake")
+    second = engine.up(blueprint(tmp_path), runtime="fake")
+    assert (first.env_id, second.env_id) == ("shop-aaaaaa", "shop-bbbbbb")
