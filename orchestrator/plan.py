@@ -60,6 +60,9 @@ class Resolver:
     runtime: str = "local"  # whose per-runtime overrides (local/docker/kubernetes) apply
     internal: dict[str, Endpoint] = field(default_factory=dict)
     external: dict[str, Endpoint] = field(default_factory=dict)
+    # (consumer, service) → the proxy listener that consumer uses instead ("suite" for suites)
+    links: dict[tuple[str, str], Endpoint] = field(default_factory=dict)
+    proxy_api: Endpoint | None = None
     _env_cache: dict[str, dict[str, str]] = field(default_factory=dict)
     _resolving: set[str] = field(default_factory=set)
 
@@ -103,7 +106,10 @@ class Resolver:
         return ServiceSpec(name, svc, self.service_env(name), command, cwd)
 
     def url(self, name: str, endpoints: Mapping[str, Endpoint]) -> str:
-        endpoint = endpoints[name]
+        return self.url_at(name, endpoints[name])
+
+    def url_at(self, name: str, endpoint: Endpoint) -> str:
+        """The service's URL (credentials and all) at a given address."""
         engine = self.loaded.service(name).engine
         if engine is not None:
             return adapter(engine).url(endpoint, self.service_env(name))
@@ -114,11 +120,14 @@ class Resolver:
     def endpoint_vars(self) -> dict[str, str]:
         """``ENVCTL_<SERVICE>_HOST/_PORT/_URL`` for every service, host view."""
         out: dict[str, str] = {}
-        for name, endpoint in self.external.items():
+        for name, direct in self.external.items():
+            endpoint = self.links.get(("suite", name), direct)
             prefix = env_var_prefix(name)
             out[f"{prefix}_HOST"] = endpoint.host
             out[f"{prefix}_PORT"] = str(endpoint.port or "")
-            out[f"{prefix}_URL"] = self.url(name, self.external)
+            out[f"{prefix}_URL"] = self.url_at(name, endpoint)
+        if self.proxy_api is not None:
+            out["ENVCTL_PROXY_URL"] = f"http://{self.proxy_api.address}"
         return out
 
     def suite_command(self, index: int, suite: Suite) -> str:
@@ -163,11 +172,12 @@ class Resolver:
                 return str(self.env.run_dir) if ref.name == "dir" else self.env.env_id
             service = owner if ref.namespace == "self" else ref.namespace
             assert service is not None, "validate.py rejects ${self.…} outside services"
-            endpoint = endpoints[service]
+            # Across a link, the consumer talks to the fault proxy's listener instead.
+            endpoint = self.links.get((owner or "suite", service), endpoints[service])
             if ref.name == "host":
                 return endpoint.host
             if ref.name == "port":
                 return str(endpoint.port or "")
-            return self.url(service, endpoints)
+            return self.url_at(service, endpoint)
 
         return interpolation.render(value, lookup)

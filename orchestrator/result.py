@@ -70,6 +70,8 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     error: dict[str, Any] | None = None
     leftovers: list[str] = field(default_factory=list)
+    links: list[dict[str, Any]] = field(default_factory=list)  # per link: metrics, faults
+    proxy_seed: int | None = None  # set it in the blueprint (proxy.seed) to replay a run
     # The error itself, for the CLI's exit code and message; not part of the JSON.
     exception: BaseException | None = field(default=None, compare=False, repr=False)
 
@@ -95,6 +97,8 @@ class RunResult:
                 for s in self.services.values()
                 if s.version_drift
             ],
+            "links": self.links,
+            "proxy": {"seed": self.proxy_seed} if self.proxy_seed is not None else None,
             "warnings": self.warnings,
             "error": self.error,
             "teardown": {"complete": not self.leftovers, "leftovers": self.leftovers},

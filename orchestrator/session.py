@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 import graphlib
+import http.client
+import json
 import logging
 import secrets as random_source
 import threading
@@ -26,6 +28,7 @@ from orchestrator.blueprint.loader import LoadedBlueprint
 from orchestrator.blueprint.model import Suite
 from orchestrator.childenv import base_environ
 from orchestrator.exceptions import EnvctlError, StateError, UsageError
+from orchestrator.links import PROXY_SERVICE, PlannedLink, proxy_config, proxy_service
 from orchestrator.ownership import this_process
 from orchestrator.progress import Progress
 from orchestrator.result import RunResult, RunStatus, ServiceResult
@@ -90,6 +93,8 @@ class Session:
     cancel: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _torn_down: list[str] | None = None
+    proxy_seed: int | None = None
+    link_results: list[dict[str, Any]] = field(default_factory=list)
     _t0: float = field(default_factory=time.monotonic)
 
     # creation --------------------------------------------------------------------------
@@ -182,13 +187,21 @@ class Session:
         self.runtime.prepare(self.env, self.loaded)
         for name, svc in self.loaded.model.services.items():
             self.resolver.internal[name] = self.runtime.address(self.env, name, svc)
+        graph = plan.dependency_graph(self.loaded)
+        proxy_spec = self._plan_links()
         # Resolve every service now: a missing secret fails before anything starts.
         specs = {name: self.resolver.service_spec(name) for name in self.loaded.model.services}
+        if proxy_spec is not None:
+            specs[PROXY_SERVICE] = proxy_spec
+            graph[PROXY_SERVICE] = set()
+            for link in self.loaded.model.links:
+                if link.from_ in graph:  # a consumer starts once its proxy listens
+                    graph[link.from_].add(PROXY_SERVICE)
         save_redactions(self.redactor, self.env.work_dir)
         self._phase("plan", t)
 
         t = time.monotonic()
-        sorter = graphlib.TopologicalSorter(plan.dependency_graph(self.loaded))
+        sorter = graphlib.TopologicalSorter(graph)
         sorter.prepare()
         pending: dict[futures.Future[None], str] = {}
         first_error: BaseException | None = None
@@ -218,6 +231,29 @@ class Session:
         self._write_env_file()
         self._set_status(EnvStatus.ready)
 
+    def _plan_links(self) -> ServiceSpec | None:
+        """Reserve the proxy's API and one listener per link; write its config."""
+        links = self.loaded.model.links
+        if not links:
+            return None
+        config_path = self.env.work_dir / "proxy.json"
+        service = proxy_service(config_path)
+        api = self.runtime.address(self.env, PROXY_SERVICE, service)
+        planned = []
+        for link in links:
+            listen = self.runtime.address(self.env, f"{PROXY_SERVICE}-{link.name}", service)
+            planned.append(PlannedLink(link, listen, self.resolver.internal[link.to]))
+            self.resolver.links[(link.from_, link.to)] = listen
+        self.resolver.proxy_api = api
+        seed = self.loaded.model.proxy.seed
+        self.proxy_seed = seed if seed is not None else random_source.randbelow(2**31)
+        config = proxy_config(
+            planned, api, self.proxy_seed, self.env.run_dir / "proxy-events.jsonl"
+        )
+        config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
+        assert service.local is not None and service.local.command is not None
+        return ServiceSpec(PROXY_SERVICE, service, {}, service.local.command, self.env.work_dir)
+
     def _bring_up(self, spec: ServiceSpec) -> None:
         svc = spec.service
         offset = time.monotonic() - self._t0
@@ -225,7 +261,8 @@ class Session:
         handle = self.runtime.start(self.env, spec)
         with self._lock:
             self.handles[spec.name] = handle
-            self.resolver.external[spec.name] = handle.endpoint
+            if spec.name != PROXY_SERVICE:
+                self.resolver.external[spec.name] = handle.endpoint
         self.state.set_service(
             self.env_id,
             spec.name,
@@ -244,6 +281,11 @@ class Session:
             svc, spec.env, ready_command, {**base_environ(), **spec.env}, str(spec.cwd)
         )
         ready = readiness.wait_ready(self.runtime, self.env, handle, probe, svc.ready, self.cancel)
+        if spec.name == PROXY_SERVICE:
+            with self._lock:
+                self.resolver.proxy_api = handle.endpoint  # the host's view of its API
+            self.progress.step(f"ready    fault proxy at {handle.endpoint.address}")
+            return
         with self._lock:
             url = self.resolver.url(spec.name, self.resolver.external)
         result = ServiceResult(
@@ -278,11 +320,7 @@ class Session:
     # links + seed ------------------------------------------------------------------------
 
     def links(self) -> None:
-        if self.loaded.model.links:
-            self.warnings.append(
-                f"{len(self.loaded.model.links)} link(s) declared, but latency/fault injection "
-                "is not implemented yet: traffic goes direct"
-            )
+        """Links are live once the proxy is ready (provision); nothing more to do here."""
 
     def seed(self) -> None:
         if not self.loaded.model.data:
@@ -310,6 +348,8 @@ class Session:
             self.warnings.append("no suites selected: nothing was tested")
             return []
         self._set_status(EnvStatus.testing)
+        if any(link.schedule for link in self.loaded.model.links):
+            self._proxy_call("POST", "/envctl/schedules/start")  # drills count from here
         results = []
         t = time.monotonic()
         for index, suite in chosen:
@@ -382,9 +422,43 @@ class Session:
         self._torn_down = leftovers
         return leftovers
 
+    def _proxy_call(self, method: str, path: str) -> Any:
+        """One request to the fault proxy's control API; None when it cannot answer."""
+        api = self.resolver.proxy_api
+        if api is None or PROXY_SERVICE not in self.handles:
+            return None
+        conn = http.client.HTTPConnection(api.host, api.port, timeout=5)
+        try:
+            conn.request(method, path, headers={"User-Agent": "envctl"})
+            response = conn.getresponse()
+            body = response.read()
+            return json.loads(body) if body and response.status < 300 else None
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            log.warning("fault proxy %s %s failed: %s", method, path, exc)
+            return None
+        finally:
+            conn.close()
+
+    def _collect_link_metrics(self) -> None:
+        metrics = self._proxy_call("GET", "/envctl/metrics")
+        if not isinstance(metrics, dict):
+            return
+        for link in self.loaded.model.links:
+            listen = self.resolver.links.get((link.from_, link.to))
+            entry: dict[str, Any] = {
+                "name": link.name,
+                "from": link.from_,
+                "to": link.to,
+                "listen": listen.address if listen else None,
+            }
+            entry.update(metrics.get(link.name) or {})
+            self.link_results.append(entry)
+
     def _stop_services(self) -> None:
-        """Dependants first; the services of one level stop side by side."""
-        for level in plan.stop_levels(self.loaded):
+        """Dependants first; the services of one level stop side by side; the proxy last."""
+        if PROXY_SERVICE in self.handles:
+            self._collect_link_metrics()
+        for level in [*plan.stop_levels(self.loaded), [PROXY_SERVICE]]:
             handles = [self.handles[n] for n in level if n in self.handles]
             if not handles:
                 continue
@@ -427,6 +501,8 @@ class Session:
             warnings=list(self.warnings),
             error=error_dict(error),
             leftovers=list(self._torn_down or []),
+            links=list(self.link_results),
+            proxy_seed=self.proxy_seed,
             exception=error,
         )
 

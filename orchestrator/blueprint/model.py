@@ -23,7 +23,7 @@ from orchestrator.blueprint import units
 
 API_VERSION = "envctl/v1"
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
-RESERVED_SERVICE_NAMES = frozenset({"self", "secret", "env", "run", "suite"})
+RESERVED_SERVICE_NAMES = frozenset({"self", "secret", "env", "run", "suite", "envctl-proxy"})
 
 Duration = Annotated[
     float,
@@ -169,21 +169,145 @@ class Service(Model):
         return last.split(":", 1)[1] if ":" in last else None
 
 
-class Latency(Model):
+Probability = Annotated[float, Field(ge=0, le=1, description="Share of connections hit, 0 to 1.")]
+StreamName = Literal["upstream", "downstream"]
+
+
+class FaultBase(Model):
+    probability: Probability = 1.0
+    stream: StreamName = Field(
+        "downstream", description="upstream: client → server; downstream: server → client."
+    )
+
+
+class Latency(FaultBase):
+    """Delay per chunk, in order: fixed ± uniform jitter, or fitted to percentiles."""
+
     mean: Duration | None = None
     jitter: Duration | None = None
     p50: Duration | None = None
     p95: Duration | None = None
     p99: Duration | None = None
 
+    @model_validator(mode="after")
+    def _one_shape(self) -> Latency:
+        fixed = self.mean is not None or self.jitter is not None
+        fitted = any(p is not None for p in (self.p50, self.p95, self.p99))
+        if fixed and fitted:
+            raise ValueError("give mean/jitter or percentiles (p50, p95, p99), not both")
+        if not fixed and not fitted:
+            raise ValueError("give mean (and jitter) or percentiles (p50 and p99)")
+        if fitted and (self.p50 is None or self.p99 is None):
+            raise ValueError("a fitted latency needs at least p50 and p99")
+        ordered = [p for p in (self.p50, self.p95, self.p99) if p is not None]
+        if ordered != sorted(ordered):
+            raise ValueError("percentiles must not decrease: p50 ≤ p95 ≤ p99")
+        if fixed and self.mean is None:
+            raise ValueError("jitter needs a mean")
+        return self
+
+
+class BandwidthFault(FaultBase):
+    rate: Annotated[float, Field(gt=0, description="KB/s, 1 KB = 1000 bytes.")]
+
+
+class SlicerFault(FaultBase):
+    average_size: Annotated[int, Field(gt=0, description="Bytes per write, on average.")]
+    size_variation: Annotated[int, Field(ge=0)] = 0
+    delay: Duration = 0.0
+
+    @model_validator(mode="after")
+    def _variation(self) -> SlicerFault:
+        if self.size_variation >= self.average_size:
+            raise ValueError("size_variation must be smaller than average_size")
+        return self
+
+
+class LimitDataFault(FaultBase):
+    bytes: Size = Field(description="Close the connection after this many bytes.")
+
+
+class TimeoutFault(FaultBase):
+    timeout: Duration = Field(0.0, description="Stop forwarding; close after this (0: never).")
+
+
+class ResetPeerFault(FaultBase):
+    timeout: Duration = Field(0.0, description="Reset (RST) this long after the first data.")
+
+
+class SlowCloseFault(FaultBase):
+    delay: Duration
+
+
+class DownFault(FaultBase):
+    mode: Literal["refuse", "blackhole"] = "refuse"
+    duration: Duration = Field(0.0, description="How long (0: until removed).")
+
+
+def _fault_shorthand(value: object) -> object:
+    # `fault: down` reads better in a schedule than `fault: {down: {}}`.
+    return {value: {}} if isinstance(value, str) else value
+
+
+class Fault(Model):
+    """One fault: a mapping with exactly one key, the fault's type."""
+
+    latency: Latency | None = None
+    bandwidth: BandwidthFault | None = None
+    slicer: SlicerFault | None = None
+    limit_data: LimitDataFault | None = None
+    timeout: TimeoutFault | None = None
+    reset_peer: ResetPeerFault | None = None
+    slow_close: SlowCloseFault | None = None
+    down: DownFault | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Fault:
+        given = [name for name in type(self).model_fields if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "a fault is one mapping with exactly one type key, e.g. "
+                f"{{reset_peer: {{probability: 0.01}}}}; got {given or 'none'}"
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(n for n in type(self).model_fields if getattr(self, n) is not None)
+
+    @property
+    def params(self) -> FaultBase:
+        value = getattr(self, self.kind)
+        assert isinstance(value, FaultBase)
+        return value
+
+
+class ScheduledFault(Model):
+    """A fault switched on ``at`` after the suites start, for ``for``: an outage drill."""
+
+    at: Duration
+    for_: Duration = Field(alias="for")
+    fault: Annotated[Fault, BeforeValidator(_fault_shorthand)]
+
 
 class Link(Model):
-    """An edge whose traffic goes through envctl's fault proxy (the proxy issue)."""
+    """An edge whose traffic goes through envctl's fault proxy."""
 
     from_: str = Field(alias="from", description="A service name, or 'suite'.")
     to: str
     latency: Latency | None = None
-    faults: list[dict[str, Any]] = Field(default_factory=list)
+    faults: list[Fault] = Field(default_factory=list)
+    schedule: list[ScheduledFault] = Field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"{self.from_}-{self.to}"
+
+
+class ProxySettings(Model):
+    seed: int | None = Field(
+        None, description="Seed of fault decisions; the run records the one used, to replay it."
+    )
 
 
 class TableSpec(Model):
@@ -236,5 +360,6 @@ class Blueprint(Model):
     data: list[DataSeed] = Field(default_factory=list)
     suites: list[Suite] = Field(default_factory=list)
     secrets: dict[str, SecretSpec] = Field(default_factory=dict)
+    proxy: ProxySettings = Field(default_factory=ProxySettings)
     budget: Budget | None = None
     ttl: Duration = Field(7200.0, description="Reaped by `envctl gc` after this long.")

@@ -66,6 +66,16 @@ def _problems(loaded: LoadedBlueprint) -> Iterator[BlueprintError]:
             )
         elif link.from_ == link.to:
             yield src.error(("links", i), "a link must join two different services")
+    seen_links: dict[str, int] = {}
+    for i, link in enumerate(bp.links):
+        if link.name in seen_links:
+            yield src.error(
+                ("links", i),
+                f"a second link from {link.from_!r} to {link.to!r} "
+                f"(also links[{seen_links[link.name]}])",
+                "put all faults of one edge in one link",
+            )
+        seen_links.setdefault(link.name, i)
 
     for i, seed in enumerate(bp.data):
         if seed.service not in names:

@@ -298,10 +298,10 @@ def test_reserved_service_name() -> None:
     assert type(err) is BlueprintError
     assert_at(err, 9, 3, "services.suite")
     assert err.message == "'suite' is reserved and cannot name a service"
-    assert err.hint == "reserved: env, run, secret, self, suite"
+    assert err.hint == "reserved: env, envctl-proxy, run, secret, self, suite"
 
 
-@pytest.mark.parametrize("name", ["self", "secret", "env", "run"])
+@pytest.mark.parametrize("name", ["self", "secret", "env", "run", "envctl-proxy"])
 def test_other_reserved_service_names(name: str) -> None:
     err = error_of(MINIMAL.replace("  api:", f"  {name}:"))
     assert err.message == f"{name!r} is reserved and cannot name a service"

@@ -24,6 +24,7 @@ TOP_LEVEL = {
     "metadata",
     "services",
     "links",
+    "proxy",
     "data",
     "suites",
     "secrets",
