@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.blueprint.model import (
+    Fault,
     FaultBase,
     Latency,
     LocalOverride,
@@ -62,6 +63,11 @@ def scheduled(link: LinkSpec) -> list[dict[str, Any]]:
         }
         for i, s in enumerate(link.schedule)
     ]
+
+
+def toxic_for(fault: Fault, name: str) -> Toxic:
+    """A blueprint fault as the proxy's toxic (for `envctl fault add`)."""
+    return _toxic(fault.kind, fault.params, name)
 
 
 def _toxic(kind: str, params: FaultBase, name: str) -> Toxic:

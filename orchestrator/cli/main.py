@@ -9,6 +9,7 @@ import click
 
 from orchestrator.cli import (
     down_cmd,
+    fault_cmd,
     gc_cmd,
     logs_cmd,
     ls_cmd,
@@ -43,6 +44,7 @@ for command in (
     run_cmd.run,
     up_cmd.up,
     down_cmd.down,
+    fault_cmd.fault,
     ls_cmd.ls,
     status_cmd.status,
     logs_cmd.logs,

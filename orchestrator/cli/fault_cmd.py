@@ -1,0 +1,154 @@
+"""`envctl fault`: list, add and remove faults on a live environment's links.
+
+Talks to the environment's fault proxy over its Toxiproxy-compatible API; fault
+attributes are written as in blueprints (``-a timeout=2s -a probability=0.5``) and
+checked by the same rules.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+from typing import Any
+
+import click
+
+from orchestrator.cli.common import App, output_option, pass_app
+from orchestrator.exceptions import EnvctlError, UsageError
+
+FAULT_TYPES = (
+    "latency",
+    "bandwidth",
+    "slicer",
+    "limit_data",
+    "timeout",
+    "reset_peer",
+    "slow_close",
+    "down",
+)
+
+
+@click.group()
+def fault() -> None:
+    """Change the faults on a live environment's links."""
+
+
+@fault.command("ls")
+@click.argument("env_id")
+@output_option
+@pass_app
+def ls(app: App, env_id: str) -> None:
+    """List ENV_ID's links and the faults on each."""
+    proxies = _api(app, env_id, "GET", "/proxies")
+
+    def text(shown: dict[str, Any]) -> str:
+        if not shown:
+            return "no links"
+        lines = []
+        for name, p in sorted(shown.items()):
+            state = "" if p["enabled"] else "  (disabled)"
+            lines.append(f"{name}: {p['listen']} -> {p['upstream']}{state}")
+            for t in p["toxics"]:
+                attrs = ", ".join(f"{k}={v}" for k, v in t["attributes"].items())
+                lines.append(
+                    f"  {t['name']}: {t['type']} {t['stream']} p={t['toxicity']} {attrs}".rstrip()
+                )
+        return "\n".join(lines)
+
+    app.emit(proxies, text)
+
+
+@fault.command("add")
+@click.argument("env_id")
+@click.argument("link")
+@click.argument("kind", metavar="TYPE", type=click.Choice(FAULT_TYPES))
+@click.option("--name", help="Name of the fault (default: TYPE_STREAM).")
+@click.option(
+    "-a",
+    "--attribute",
+    "attributes",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="As in blueprints: probability=0.5, stream=upstream, timeout=2s, mean=50ms …",
+)
+@output_option
+@pass_app
+def add(
+    app: App, env_id: str, link: str, kind: str, name: str | None, attributes: tuple[str, ...]
+) -> None:
+    """Add a fault of TYPE to LINK (e.g. orders-payments-provider) of ENV_ID."""
+    from pydantic import ValidationError
+
+    from orchestrator.blueprint.model import Fault
+    from orchestrator.links import toxic_for
+
+    params: dict[str, str] = {}
+    for item in attributes:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"attribute {item!r} is not KEY=VALUE", hint="e.g. -a timeout=2s")
+        params[key.strip()] = value.strip()
+    try:
+        spec = Fault.model_validate({kind: params})
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"][1:]) or kind
+        raise UsageError(f"bad {kind} fault: {where}: {first['msg']}") from None
+    toxic = toxic_for(spec, name or f"{kind}_{spec.params.stream}")
+    created = _api(app, env_id, "POST", f"/proxies/{link}/toxics", toxic.to_json())
+    app.emit(created, lambda t: f"added {t['name']} to {link}")
+
+
+@fault.command("rm")
+@click.argument("env_id")
+@click.argument("link")
+@click.argument("name")
+@output_option
+@pass_app
+def rm(app: App, env_id: str, link: str, name: str) -> None:
+    """Remove the fault NAME from LINK of ENV_ID."""
+    _api(app, env_id, "DELETE", f"/proxies/{link}/toxics/{name}")
+    app.emit({"removed": name, "link": link}, lambda _: f"removed {name} from {link}")
+
+
+@fault.command("reset")
+@click.argument("env_id")
+@output_option
+@pass_app
+def reset(app: App, env_id: str) -> None:
+    """Remove every fault and enable every link of ENV_ID (the blueprint's too)."""
+    _api(app, env_id, "POST", "/reset")
+    app.emit({"reset": env_id}, lambda _: f"{env_id}: all links clean")
+
+
+def _api(app: App, env_id: str, method: str, path: str, body: Any = None) -> Any:
+    from orchestrator.links import PROXY_SERVICE
+    from orchestrator.state import StateStore
+
+    record = StateStore(app.settings.state_db).get(env_id)
+    details = record.services.get(PROXY_SERVICE)
+    if not details or not details.get("port"):
+        raise UsageError(f"{env_id!r} has no links", hint="declare `links:` in its blueprint")
+    conn = http.client.HTTPConnection(
+        details.get("host") or "127.0.0.1", details["port"], timeout=10
+    )
+    try:
+        payload = json.dumps(body).encode() if body is not None else None
+        conn.request(method, path, body=payload, headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        data = response.read()
+    except (OSError, http.client.HTTPException) as exc:
+        raise EnvctlError(
+            f"the fault proxy of {env_id!r} does not answer: {exc}",
+            hint=f"is it still up? envctl status {env_id}",
+        ) from None
+    finally:
+        conn.close()
+    parsed = json.loads(data) if data else None
+    if response.status >= 400:
+        message = parsed.get("error") if isinstance(parsed, dict) else data.decode()
+        raise UsageError(
+            f"{method} {path}: {message}",
+            hint=f"see `envctl fault ls {env_id}` for links and faults",
+        )
+    return parsed
