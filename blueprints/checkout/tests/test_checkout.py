@@ -237,3 +237,53 @@ def test_list_by_customer_returns_only_theirs(orders_url: str, customer: str) ->
 
     assert result.status == 200
     assert result.body == {"orders": [first, second]}
+
+
+# --------------------------------------------------------------------------
+# The provider link (envctl's fault proxy): the app's timeout path
+
+
+PROVIDER_LINK = "orders-payments-provider"
+
+
+@pytest.fixture
+def slow_provider() -> Iterator[None]:
+    """Make the provider answer slower than the app waits, through envctl's fault proxy.
+
+    The proxy speaks Toxiproxy's HTTP API, so this is what a Toxiproxy client would send.
+    """
+    proxy = os.environ.get("ENVCTL_PROXY_URL")
+    if not proxy:
+        pytest.fail(
+            "ENVCTL_PROXY_URL is not set: run under envctl, whose blueprint links "
+            "orders to payments-provider",
+            pytrace=False,
+        )
+    toxics = f"{proxy}/proxies/{PROVIDER_LINK}/toxics"
+    toxic = {
+        "name": "provider_stall",
+        "type": "latency",
+        "stream": "downstream",
+        "attributes": {"latency": 3000, "jitter": 0},
+    }
+    added = http("POST", toxics, toxic)
+    assert added.status == 200, added.body
+    try:
+        yield
+    finally:
+        assert http("DELETE", f"{toxics}/provider_stall").status == 204
+
+
+def test_a_slow_provider_times_out_and_charges_nothing(
+    orders_url: str, db: psycopg.Connection[Any], customer: str, slow_provider: None
+) -> None:
+    placed = place_order(orders_url, customer, 1_500)
+    assert placed.status == 504
+    assert placed.body == {"error": "payments provider timed out"}
+    rows = db.execute("SELECT count(*) FROM orders WHERE customer = %s", (customer,)).fetchone()
+    assert rows == (0,)
+
+
+def test_orders_recover_once_the_provider_is_fast_again(orders_url: str, customer: str) -> None:
+    # Runs after the stall above was removed: the link still has production's latency.
+    assert place_order(orders_url, customer, 1_500).status == 201
