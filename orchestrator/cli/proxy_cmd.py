@@ -41,11 +41,15 @@ def serve(app: App, config_file: str) -> None:
             raise
         raise RuntimeUnavailable(
             f"the proxy needs {exc.name!r}, which is not installed",
-            hint="pip install 'envctl[proxy]'",
+            hint="reinstall envctl (aiohttp is one of its dependencies)",
         ) from exc
 
     def ready(info: dict[str, Any]) -> None:
         click.echo(json.dumps({"event": "ready", **info}))
         app.say(f"proxy API on {info['api']}; SIGTERM or Ctrl-C stops it")
 
-    asyncio.run(run(config, ready=ready))
+    from orchestrator.proxy.server import loop_factory
+
+    # uvloop when installed (the `local` extra): a faster relay; timing uses timerfd either way.
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        runner.run(run(config, ready=ready))

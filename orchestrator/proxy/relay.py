@@ -94,11 +94,11 @@ class Leg(asyncio.Protocol):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self._pauses:
             transport.pause_reading()
-            # uvloop (0.23) starts reading *after* connection_made returns, undoing a
-            # pause made in it; pause again once that has happened. Anything read in
-            # between is queued by the direction, not lost.
-            asyncio.get_running_loop().call_soon(self._repause)
         self.conn.leg_made(self)
+        # uvloop (0.23) starts reading *after* connection_made returns, undoing any pause
+        # made in it; pause again once that has happened. What is read in between is
+        # queued by the direction (see Direction.dst_connected), not lost.
+        asyncio.get_running_loop().call_soon(self._repause)
 
     def _repause(self) -> None:
         if self._pauses and self._live():
@@ -254,7 +254,7 @@ class Direction:
     def set_stages(self, wanted: list[tuple[Toxic, random.Random]]) -> None:
         """Rebuild the chain for ``wanted`` (in order), keeping the state of stages whose
         toxic stays; removed stages hand what they hold to their successor, now."""
-        if self.done:
+        if self.done or self.conn.closed:
             return
         current = {stage.toxic.name: stage for stage in self.stages}
         stages: list[Stage] = []
@@ -354,6 +354,9 @@ class Connection:
 
     def leg_lost(self, leg: Leg, exc: Exception | None) -> None:
         if self.closed:
+            return
+        if leg is self.client and self.server.transport is None:
+            self.close("the client left before the upstream connection was made")
             return
         leg.inbound.dst_lost()  # nothing more can be written to it
         leg.out.feed_end()  # what it sent is complete: pass the end on, after its data

@@ -25,6 +25,8 @@ from proxy_core_helpers import (
 )
 
 from orchestrator.proxy.model import Toxic
+from orchestrator.proxy.server import ProxyServer
+from orchestrator.proxy.timing import LoopClock
 
 STREAMS = ["upstream", "downstream"]
 SLACK = 0.030
@@ -284,5 +286,45 @@ def test_down_blackhole_stalls_and_removal_resumes_without_loss() -> None:
             assert await asyncio.wait_for(new_reader.readexactly(7), 2) == b"waiting"
             for w in (old_writer, new_writer):
                 w.close()
+
+    run(main)
+
+
+def test_down_refuse_at_partial_toxicity_resets_only_the_unlucky() -> None:
+    async def main() -> None:
+        refuse = Toxic(type="down", toxicity=0.5, attributes={"mode": "refuse"})
+        async with Upstream() as up, proxy(up.address, refuse, seed=11) as (server, listen):
+            outcomes = []
+            for i in range(20):
+                reader, writer = await connect(listen)  # the listener stays up
+                writer.write(b"%d" % i)
+                writer.write_eof()
+                outcomes.append(await read_to_end(reader))
+                writer.close()
+            hits = sum(how == "reset" for _, how in outcomes)
+            assert 0 < hits < 20
+            assert all(o == (b"%d" % i, "eof") for i, o in enumerate(outcomes) if o[1] != "reset")
+            assert server.metrics()["p"]["faults_fired"] == {"down_downstream": hits}
+
+    run(main)
+
+
+def test_latency_on_the_portable_loop_clock() -> None:
+    async def main() -> None:
+        server = ProxyServer(seed=1, loop_clock=LoopClock)
+        assert server.clock.kind == "loop"
+        async with (
+            Upstream() as up,
+            proxy(up.address, toxic("latency", latency=20), server=server) as (
+                _,
+                listen,
+            ),
+        ):
+            reader, writer = await connect(listen)
+            rtts = [await roundtrip(reader, writer) for _ in range(5)]
+            assert min(rtts) >= 0.020
+            assert statistics.median(rtts) < 0.020 + SLACK
+            writer.close()
+        await server.close()
 
     run(main)

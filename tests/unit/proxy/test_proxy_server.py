@@ -7,6 +7,7 @@ import socket
 
 import pytest
 from proxy_core_helpers import (
+    HAVE_UVLOOP,
     LOCAL,
     LOOPS,
     Upstream,
@@ -25,6 +26,7 @@ from orchestrator.proxy.server import (
     ProxyServer,
     ToxicExists,
     ToxicNotFound,
+    loop_factory,
 )
 
 
@@ -274,3 +276,13 @@ def test_metrics_count_connections_bytes_faults_and_delays() -> None:
             assert m["connections_total"] == 3
 
     run(main)
+
+
+def test_loop_factory_prefers_uvloop_when_installed() -> None:
+    factory = loop_factory()
+    loop = factory()
+    try:
+        expected = "uvloop" if HAVE_UVLOOP else "asyncio"
+        assert type(loop).__module__.split(".")[0] == expected
+    finally:
+        loop.close()

@@ -338,5 +338,5 @@ def test_without_aiohttp_the_cli_says_what_to_install(tmp_path: Path) -> None:
     )
     assert done.returncode == 3
     assert "the proxy needs 'aiohttp', which is not installed" in done.stderr
-    assert "hint: pip install 'envctl[proxy]'" in done.stderr
+    assert "hint: reinstall envctl (aiohttp is one of its dependencies)" in done.stderr
     assert "Traceback" not in done.stderr
