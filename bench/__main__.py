@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from bench import RESULTS_DIR, SERVICES, MeasurementError, figures, plain_script
+from bench import RESULTS_DIR, SERVICES, MeasurementError, figures, plain_script, proxy_bench
 from bench.envctl_cli import Envctl, python_startup
 from bench.figures import Samples
 from orchestrator.blueprint.model import Readiness
@@ -113,9 +113,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--json", type=Path, default=RESULTS_DIR / "latest.json", help="where to write results"
     )
+    proxy_bench.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.runs < 1 or args.help_runs < 1 or args.poll_interval <= 0:
         parser.error("--runs and --help-runs must be ≥ 1, --poll-interval > 0")
+    if args.proxy_runs is not None and args.proxy_runs < 1:
+        parser.error("--proxy-runs must be ≥ 1")
     return args
 
 
@@ -126,6 +129,8 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     signal.signal(signal.SIGTERM, _on_sigterm)
+    if args.only == "proxy":
+        return proxy_bench.main_only(args)
     state_dir = Path(tempfile.mkdtemp(prefix="bench-envctl-state-"))
     samples = Samples()
     errors: list[str] = []
@@ -172,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         for note in envctl.cleanup():
             bench.warnings.append(f"cleanup: {note}")
         shutil.rmtree(state_dir, ignore_errors=True)
+    proxy = proxy_bench.run_for(args, errors, bench.warnings)  # {"proxy": …} or {}
     settings = {
         "help_runs": args.help_runs,
         "plain_poll_interval_s": args.poll_interval,
@@ -181,9 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         "services": list(SERVICES),
         "wall_s": round(time.monotonic() - started, 1),
     }
-    data = figures.report(samples, args.runs, settings, errors, bench.warnings)
+    data = figures.report(samples, args.runs, settings, errors, bench.warnings) | proxy
     figures.write(data, args.json)
-    print(figures.table(data))
+    print(figures.table(data) + proxy_bench.table_after(data))
     print(f"\nwrote {args.json}")
     return 1 if errors else 0
 

@@ -32,7 +32,9 @@ API_PORT = 8474  # Toxiproxy's, so clients' defaults fit inside containers
 
 def proxy_service(config_path: Path) -> Service:
     """The proxy as a service the runtime starts like any other."""
-    command = f"{sys.executable} -m orchestrator proxy serve --config {config_path}"
+    # -vv: its log (kept in the run dir) then lists every per-connection fault decision,
+    # which with the recorded seed is what replaying a failing run needs.
+    command = f"{sys.executable} -m orchestrator -vv proxy serve --config {config_path}"
     return Service(
         ports=[API_PORT],
         ready=Readiness(http="/version", timeout=30.0),
