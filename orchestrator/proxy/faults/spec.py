@@ -1,10 +1,11 @@
 """Strict validation of toxics: every error names the toxic, the attribute and the value.
 
-Toxiproxy silently ignores unknown attributes and treats missing ones as 0, so a typo
-(``latncy``) gives a proxy that injects nothing. Here an unknown type, an unknown,
-missing, negative or non-numeric attribute, a toxicity outside [0, 1] or an unknown
-stream is a ``FaultSpecError``. Optional attributes are filled with their defaults, so
-what the API shows is what runs.
+Toxiproxy silently ignores unknown attributes, so a typo (``latncy``) gives a proxy that
+injects nothing. Here an unknown type, an unknown, negative or non-numeric attribute, a
+toxicity outside [0, 1] or an unknown stream is a ``FaultSpecError``. A *missing*
+attribute takes Toxiproxy's default, 0 (``down`` defaults to refusing), so clients
+written for Toxiproxy work unchanged; slicer's ``average_size`` is required, as 0 would
+not slice at all. Defaults are filled in, so what the API shows is what runs.
 """
 
 from __future__ import annotations
@@ -27,17 +28,17 @@ SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
         "p95": ("number", None),
         "p99": ("number", None),
     },
-    "bandwidth": {"rate": ("number", _REQUIRED)},  # KB/s; 0 = unlimited, as Toxiproxy
+    "bandwidth": {"rate": ("number", 0)},  # KB/s; 0 = unlimited
     "slicer": {
         "average_size": ("count", _REQUIRED),
         "size_variation": ("count", 0),
         "delay": ("number", 0),  # µs
     },
-    "limit_data": {"bytes": ("count", _REQUIRED)},
-    "timeout": {"timeout": ("number", _REQUIRED)},
+    "limit_data": {"bytes": ("count", 0)},
+    "timeout": {"timeout": ("number", 0)},
     "reset_peer": {"timeout": ("number", 0)},
-    "slow_close": {"delay": ("number", _REQUIRED)},
-    "down": {"mode": ("mode", _REQUIRED), "duration": ("number", 0)},
+    "slow_close": {"delay": ("number", 0)},
+    "down": {"mode": ("mode", "refuse"), "duration": ("number", 0)},
 }
 
 DOWN_MODES = ("refuse", "blackhole")
@@ -144,8 +145,7 @@ def _check_latency(where: str, a: dict[str, Any]) -> None:
                 raise FaultSpecError(
                     f"{where}: attribute {name!r} needs p50, got {name}={a[name]!r}"
                 )
-        if "latency" not in a:
-            raise FaultSpecError(f"{where}: missing attribute 'latency' (or 'p50')")
+        a.setdefault("latency", 0)  # Toxiproxy's default
         a.setdefault("jitter", 0)
         return
     if "jitter" in a:

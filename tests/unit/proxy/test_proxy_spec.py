@@ -50,22 +50,18 @@ def test_valid_toxics_get_their_defaults(candidate: Toxic, expected: dict[str, A
         (toxic("latency", latency="10"), ["'latency'", "'10'"]),
         (toxic("latency", latency=True), ["'latency'", "True"]),
         (toxic("latency", latency=float("nan")), ["'latency'", "nan"]),
-        (toxic("latency"), ["missing attribute 'latency'"]),
         (toxic("latency", latency=1, p50=2), ["either latency", "p50=2"]),
         (toxic("latency", p99=5), ["'p99' needs p50"]),
         (toxic("latency", p50=5, jitter=1), ["jitter goes with latency"]),
         (toxic("latency", p50=0), ["'p50' must be > 0"]),
         (toxic("latency", p50=10, p99=5), ["'p99' must be >= p50", "5"]),
         (toxic("latency", p50=10, p95=20, p99=15), ["'p99' must be >= p95"]),
-        (toxic("bandwidth"), ["missing attribute 'rate'"]),
         (toxic("bandwidth", rate=-5), ["'rate'", "-5"]),
         (toxic("slicer", average_size=0), ["'average_size' must be >= 1"]),
+        (toxic("slicer"), ["missing attribute 'average_size'"]),
         (toxic("slicer", average_size=10, size_variation=10), ["'size_variation'", "10"]),
         (toxic("slicer", average_size=1.5), ["'average_size'", "whole number", "1.5"]),
-        (toxic("limit_data"), ["missing attribute 'bytes'"]),
-        (toxic("timeout"), ["missing attribute 'timeout'"]),
         (toxic("slow_close", delay=-0.5), ["'delay'", "-0.5"]),
-        (toxic("down"), ["missing attribute 'mode'"]),
         (toxic("down", mode="off"), ["'mode'", "refuse, blackhole", "'off'"]),
         (toxic("down", mode="refuse", duration=-1), ["'duration'", "-1"]),
     ],
@@ -98,3 +94,21 @@ def test_latency_update_can_switch_forms() -> None:
     assert merge_attributes("latency", {"p50": 5}, {"latency": 3}) == {"latency": 3}
     assert merge_attributes("latency", current, {"jitter": 4}) == {"latency": 10, "jitter": 4}
     assert merge_attributes("bandwidth", {"rate": 1}, {"rate": 2}) == {"rate": 2}
+
+
+@pytest.mark.parametrize(
+    ("candidate", "attributes"),
+    [
+        (toxic("latency"), {"latency": 0, "jitter": 0}),
+        (toxic("bandwidth"), {"rate": 0}),
+        (toxic("limit_data"), {"bytes": 0}),
+        (toxic("timeout"), {"timeout": 0}),
+        (toxic("slow_close"), {"delay": 0}),
+        (toxic("down"), {"mode": "refuse", "duration": 0}),
+    ],
+)
+def test_missing_attributes_take_toxiproxys_defaults(
+    candidate: Toxic, attributes: dict[str, object]
+) -> None:
+    """Clients written for Toxiproxy may leave attributes out; Toxiproxy reads them as 0."""
+    assert validate_toxic(candidate).attributes == attributes
