@@ -27,6 +27,9 @@ def run_summary(data: dict[str, Any]) -> str:
             )
             rows.append((s["name"], s["status"], f"{s['seconds']:.1f}s", counts, s["junit"] or ""))
         lines += _table(rows)
+    if data.get("links"):
+        lines.append("links")
+        lines += _table([_link_row(link) for link in data["links"]])
     phases = " · ".join(f"{k} {v:.2f}s" for k, v in data["phases"].items())
     if phases:
         lines.append(f"phases  {phases}")
@@ -47,6 +50,25 @@ def _services(services: dict[str, Any]) -> list[str]:
         ready = f"ready {s['ready_seconds']:.2f}s" if s["ready_seconds"] is not None else ""
         rows.append((name, str(s["url"]), version, ready))
     return _table(rows)
+
+
+def _link_row(link: dict[str, Any]) -> tuple[str, ...]:
+    delay = link.get("injected_delay_ms") or {}
+    injected = (
+        f"delay p50 {delay['p50']:.1f}ms p99 {delay['p99']:.1f}ms"
+        if delay.get("p50") is not None
+        else "no delay injected"
+    )
+    fired = ", ".join(f"{k} {v}x" for k, v in (link.get("faults_fired") or {}).items())
+    byte_counts = link.get("bytes") or {}
+    moved = f"{byte_counts.get('upstream', 0)}↑ {byte_counts.get('downstream', 0)}↓ B"
+    return (
+        link["name"],
+        f"{link.get('connections_total', 0)} conns",
+        moved,
+        injected,
+        fired or "no faults fired",
+    )
 
 
 def _table(rows: Sequence[Sequence[str]]) -> list[str]:

@@ -44,6 +44,15 @@ def result(status: RunStatus, error: dict[str, object] | None = None) -> RunResu
             ),
         },
         phases={"provision": 1.0, "teardown": 0.5},
+        links=[
+            {
+                "name": "api-pay",
+                "connections_total": 3,
+                "bytes": {"upstream": 10, "downstream": 20},
+                "injected_delay_ms": {"p50": 120.4, "p99": 430.0},
+                "faults_fired": {"latency": 3},
+            }
+        ],
         warnings=["no suites selected: nothing was tested"],
         error=error,
         leftovers=["process 42"] if error else [],
@@ -60,6 +69,9 @@ def test_summary_lines_up_and_flags_drift() -> None:
     assert "15.18 (declared 15.4)" in db
     assert "warning: no suites selected" in text
     assert "phases  provision 1.00s · teardown 0.50s" in text
+    link = next(line for line in lines if "api-pay" in line)
+    assert "3 conns" in link and "delay p50 120.4ms p99 430.0ms" in link
+    assert "latency 3x" in link
 
 
 def test_summary_of_an_error_says_what_was_left() -> None:
