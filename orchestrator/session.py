@@ -110,63 +110,53 @@ class Session:
         progress: Progress,
         mode: str,
     ) -> Session:
-        for attempt in range(5):
-            try:
-                return cls._create(settings, loaded, runtime, state, redactor, progress, mode)
-            except EnvironmentIdTaken:
-                log.debug("environment id taken (attempt %d); drawing another", attempt + 1)
-        raise StateError("could not find a free environment id", hint="is the state store sane?")
-
-    @classmethod
-    def _create(
-        cls,
-        settings: Settings,
-        loaded: LoadedBlueprint,
-        runtime: Runtime,
-        state: StateStore,
-        redactor: Redactor,
-        progress: Progress,
-        mode: str,
-    ) -> Session:
-        env_id = f"{loaded.name[:40]}-{random_source.token_hex(3)}"
         meta = loaded.model.metadata
-        ctx = EnvironmentContext(
-            env_id=env_id,
-            blueprint=loaded.name,
-            owner=meta.owner,
-            work_dir=settings.work_root / f"envctl-{env_id}",
-            run_dir=settings.runs_dir / env_id,
-            labels={"envctl.blueprint": loaded.name, "envctl.owner": meta.owner or ""},
-        )
+        pid, started = this_process()
+        for _ in range(5):
+            env_id = f"{loaded.name[:40]}-{random_source.token_hex(3)}"
+            now = time.time()
+            record = EnvRecord(
+                id=env_id,
+                blueprint=loaded.name,
+                blueprint_path=str(loaded.path),
+                runtime=runtime.name,
+                status=EnvStatus.provisioning.value,
+                mode=mode,
+                owner_pid=pid,
+                owner_started=started,
+                owner_host=this_host(),
+                created_at=now,
+                expires_at=now + loaded.model.ttl,
+                work_dir=settings.work_root / f"envctl-{env_id}",
+                run_dir=settings.runs_dir / env_id,
+            )
+            try:
+                # Persist first: from here on, whatever we start can be found and reaped.
+                state.add(record)
+                break
+            except EnvironmentIdTaken:  # two runs drew the same suffix: draw again
+                log.debug("environment id %s is taken; drawing another", env_id)
+        else:
+            raise StateError("could not find a free environment id", hint="is the state sane?")
         try:
-            ctx.run_dir.mkdir(parents=True, exist_ok=True)
+            record.run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
+            state.remove(record.id)  # nothing was started: leave no row behind
             raise StateError(
-                f"cannot create the run directory {str(ctx.run_dir)!r}: {exc.strerror or exc}",
+                f"cannot create the run directory {str(record.run_dir)!r}: {exc.strerror or exc}",
                 hint="set ENVCTL_STATE_DIR to a writable directory",
             ) from exc
+        ctx = EnvironmentContext(
+            env_id=record.id,
+            blueprint=loaded.name,
+            owner=meta.owner,
+            work_dir=record.work_dir,
+            run_dir=record.run_dir,
+            labels={"envctl.blueprint": loaded.name, "envctl.owner": meta.owner or ""},
+        )
         generate = {n: s.length for n, s in loaded.model.secrets.items() if s.generate}
         store = SecretStore(settings.environ, redactor, settings.secrets_file, generate)
         resolver = plan.Resolver(loaded, ctx, store, settings.environ, runtime=runtime.name)
-        pid, started = this_process()
-        now = time.time()
-        record = EnvRecord(
-            id=env_id,
-            blueprint=loaded.name,
-            blueprint_path=str(loaded.path),
-            runtime=runtime.name,
-            status=EnvStatus.provisioning.value,
-            mode=mode,
-            owner_pid=pid,
-            owner_started=started,
-            owner_host=this_host(),
-            created_at=now,
-            expires_at=now + loaded.model.ttl,
-            work_dir=ctx.work_dir,
-            run_dir=ctx.run_dir,
-        )
-        # Persist first: from here on, whatever we start can be found and reaped.
-        state.add(record)  # EnvironmentIdTaken when two runs drew the same id
         return cls(settings, loaded, runtime, state, redactor, progress, ctx, record, resolver)
 
     @property
