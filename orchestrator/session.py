@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import graphlib
-import http.client
 import json
 import logging
 import secrets as random_source
@@ -31,6 +30,7 @@ from orchestrator.exceptions import EnvctlError, StateError, UsageError
 from orchestrator.links import PROXY_SERVICE, PlannedLink, proxy_config, proxy_service
 from orchestrator.ownership import this_process
 from orchestrator.progress import Progress
+from orchestrator.proxy import client as proxy_client
 from orchestrator.result import RunResult, RunStatus, ServiceResult
 from orchestrator.runtime.base import EnvironmentContext, Runtime, ServiceHandle, ServiceSpec
 from orchestrator.secrets import Redactor, SecretStore, redact_file, save_redactions
@@ -415,19 +415,14 @@ class Session:
     def _proxy_call(self, method: str, path: str) -> Any:
         """One request to the fault proxy's control API; None when it cannot answer."""
         api = self.resolver.proxy_api
-        if api is None or PROXY_SERVICE not in self.handles:
+        if api is None or api.port is None or PROXY_SERVICE not in self.handles:
             return None
-        conn = http.client.HTTPConnection(api.host, api.port, timeout=5)
         try:
-            conn.request(method, path, headers={"User-Agent": "envctl"})
-            response = conn.getresponse()
-            body = response.read()
-            return json.loads(body) if body and response.status < 300 else None
-        except (OSError, http.client.HTTPException, ValueError) as exc:
-            log.warning("fault proxy %s %s failed: %s", method, path, exc)
+            status, data = proxy_client.call(api.host, api.port, method, path, timeout=5)
+        except proxy_client.ProxyUnreachable as exc:
+            log.warning("fault proxy: %s", exc)
             return None
-        finally:
-            conn.close()
+        return data if status < 300 else None
 
     def _collect_link_metrics(self) -> None:
         metrics = self._proxy_call("GET", "/envctl/metrics")

@@ -7,8 +7,6 @@ checked by the same rules.
 
 from __future__ import annotations
 
-import http.client
-import json
 from typing import Any
 
 import click
@@ -129,24 +127,19 @@ def _api(app: App, env_id: str, method: str, path: str, body: Any = None) -> Any
     details = record.services.get(PROXY_SERVICE)
     if not details or not details.get("port"):
         raise UsageError(f"{env_id!r} has no links", hint="declare `links:` in its blueprint")
-    conn = http.client.HTTPConnection(
-        details.get("host") or "127.0.0.1", details["port"], timeout=10
-    )
+    from orchestrator.proxy.client import ProxyUnreachable, call
+
     try:
-        payload = json.dumps(body).encode() if body is not None else None
-        conn.request(method, path, body=payload, headers={"Content-Type": "application/json"})
-        response = conn.getresponse()
-        data = response.read()
-    except (OSError, http.client.HTTPException) as exc:
+        status, parsed = call(
+            details.get("host") or "127.0.0.1", details["port"], method, path, body
+        )
+    except ProxyUnreachable as exc:
         raise EnvctlError(
             f"the fault proxy of {env_id!r} does not answer: {exc}",
             hint=f"is it still up? envctl status {env_id}",
         ) from None
-    finally:
-        conn.close()
-    parsed = json.loads(data) if data else None
-    if response.status >= 400:
-        message = parsed.get("error") if isinstance(parsed, dict) else data.decode()
+    if status >= 400:
+        message = parsed.get("error") if isinstance(parsed, dict) else parsed
         raise UsageError(
             f"{method} {path}: {message}",
             hint=f"see `envctl fault ls {env_id}` for links and faults",
