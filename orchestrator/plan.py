@@ -60,8 +60,10 @@ class Resolver:
     runtime: str = "local"  # whose per-runtime overrides (local/docker/kubernetes) apply
     internal: dict[str, Endpoint] = field(default_factory=dict)
     external: dict[str, Endpoint] = field(default_factory=dict)
-    # (consumer, service) → the proxy listener that consumer uses instead ("suite" for suites)
+    # (consumer, service) → the proxy listener that consumer uses instead ("suite" for
+    # suites), in-environment view; suite_links: the host's view of the suites' listeners
     links: dict[tuple[str, str], Endpoint] = field(default_factory=dict)
+    suite_links: dict[str, Endpoint] = field(default_factory=dict)
     proxy_api: Endpoint | None = None
     _env_cache: dict[str, dict[str, str]] = field(default_factory=dict)
     _resolving: set[str] = field(default_factory=set)
@@ -121,7 +123,7 @@ class Resolver:
         """``ENVCTL_<SERVICE>_HOST/_PORT/_URL`` for every service, host view."""
         out: dict[str, str] = {}
         for name, direct in self.external.items():
-            endpoint = self.links.get(("suite", name), direct)
+            endpoint = self.suite_links.get(name, direct)
             prefix = env_var_prefix(name)
             out[f"{prefix}_HOST"] = endpoint.host
             out[f"{prefix}_PORT"] = str(endpoint.port or "")
@@ -173,7 +175,11 @@ class Resolver:
             service = owner if ref.namespace == "self" else ref.namespace
             assert service is not None, "validate.py rejects ${self.…} outside services"
             # Across a link, the consumer talks to the fault proxy's listener instead.
-            endpoint = self.links.get((owner or "suite", service), endpoints[service])
+            endpoint: Endpoint = endpoints[service]
+            if owner is None and endpoints is self.external:  # a suite, on the host
+                endpoint = self.suite_links.get(service, endpoint)
+            else:
+                endpoint = self.links.get((owner or "suite", service), endpoint)
             if ref.name == "host":
                 return endpoint.host
             if ref.name == "port":

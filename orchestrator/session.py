@@ -234,6 +234,9 @@ class Session:
             listen = self.runtime.address(self.env, f"{PROXY_SERVICE}-{link.name}", service)
             planned.append(PlannedLink(link, listen, self.resolver.internal[link.to]))
             self.resolver.links[(link.from_, link.to)] = listen
+            if link.from_ == "suite":  # the suites run on the host: its view of the listener
+                host_view = self.runtime.host_endpoint(self.env, f"{PROXY_SERVICE}-{link.name}")
+                self.resolver.suite_links[link.to] = host_view or listen
         self.resolver.proxy_api = api
         seed = self.loaded.model.proxy.seed
         self.proxy_seed = seed if seed is not None else random_source.randbelow(2**31)
@@ -267,8 +270,11 @@ class Session:
                     spec.name,
                     self.resolver.external,
                 )
-        probe = self.runtime.readiness_probe(handle) or readiness.probe_for(
-            svc, spec.env, ready_command, {**base_environ(), **spec.env}, str(spec.cwd)
+        probe = self.runtime.readiness_probe(
+            handle,
+            readiness.probe_for(
+                svc, spec.env, ready_command, {**base_environ(), **spec.env}, str(spec.cwd)
+            ),
         )
         ready = readiness.wait_ready(self.runtime, self.env, handle, probe, svc.ready, self.cancel)
         if spec.name == PROXY_SERVICE:
@@ -456,7 +462,9 @@ class Session:
 
     def detach(self) -> None:
         """Leave the environment running after this process exits (``envctl up``)."""
-        self.state.detach(self.env_id, time.time() + self.loaded.model.ttl)
+        until = time.time() + self.loaded.model.ttl
+        self.state.detach(self.env_id, until)
+        self.runtime.detach(self.env, until)
 
     # result --------------------------------------------------------------------------------
 

@@ -23,7 +23,9 @@ from orchestrator.blueprint import units
 
 API_VERSION = "envctl/v1"
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
-RESERVED_SERVICE_NAMES = frozenset({"self", "secret", "env", "run", "suite", "envctl-proxy"})
+RESERVED_SERVICE_NAMES = frozenset(
+    {"self", "secret", "env", "run", "suite", "envctl-proxy", "envctl-gateway", "envctl-watchdog"}
+)
 
 Duration = Annotated[
     float,
@@ -363,3 +365,8 @@ class Blueprint(Model):
     proxy: ProxySettings = Field(default_factory=ProxySettings)
     budget: Budget | None = None
     ttl: Duration = Field(7200.0, description="Reaped by `envctl gc` after this long.")
+    egress: bool = Field(
+        False,
+        description="Let services reach beyond their environment (the Docker network is "
+        "internal otherwise). The local runtime does not isolate processes.",
+    )

@@ -24,6 +24,7 @@ def logs(app: App, env_id: str, service: str | None, tail: int | None, follow: b
     from orchestrator.secrets import load_redactions
     from orchestrator.state import StateStore
 
+    texts: dict[str, str] = {}  # output a runtime keeps itself (Docker), not in a file
     try:
         record = StateStore(app.settings.state_db).get(env_id)
     except EnvironmentNotFound:
@@ -36,23 +37,34 @@ def logs(app: App, env_id: str, service: str | None, tail: int | None, follow: b
         runtime = registry.create(record.runtime, app.settings)
         paths = {name: runtime.log_path(record, name) for name in record.services}
         found = {name: p for name, p in paths.items() if p is not None and p.exists()}
+        for name, path in paths.items():
+            text = runtime.logs_text(record, name) if path is None else None
+            if text is not None:
+                texts[name] = text
+    names = sorted({*found, *texts})
     if service:
-        if service not in found:
+        if service not in names:
             raise UsageError(
                 f"no logs for service {service!r}",
-                hint=f"services with logs: {', '.join(sorted(found)) or '(none)'}",
+                hint=f"services with logs: {', '.join(names) or '(none)'}",
             )
-        found = {service: found[service]}
-    files = [found[name] for name in sorted(found)]
+        names = [service]
+
+    def lines(name: str) -> list[str]:
+        if name in texts:
+            all_lines = texts[name].splitlines()
+            return all_lines[-tail:] if tail else all_lines
+        return _lines(found[name], tail)
+
     if app.output == "json":
-        app.emit({name: _lines(found[name], tail) for name in sorted(found)}, str)
+        app.emit({name: lines(name) for name in names}, str)
         return
-    for name, path in sorted(found.items()):
-        prefix = f"{name} | " if len(files) > 1 else ""
-        for line in _lines(path, tail):
+    for name in names:
+        prefix = f"{name} | " if len(names) > 1 else ""
+        for line in lines(name):
             click.echo(app.redactor(prefix + line))
-    if follow and len(files) == 1:
-        _follow(app, files[0])
+    if follow and len(names) == 1 and names[0] in found:
+        _follow(app, found[names[0]])
 
 
 def _lines(path: Path, tail: int | None) -> list[str]:

@@ -116,9 +116,24 @@ class Runtime(abc.ABC):
     def start(self, env: EnvironmentContext, spec: ServiceSpec) -> ServiceHandle:
         """Start one service; clean up and raise ``ServiceError`` if that fails."""
 
-    def readiness_probe(self, handle: ServiceHandle) -> Probe | None:
-        """A probe that replaces the blueprint's; None means use the blueprint's."""
+    def readiness_probe(self, handle: ServiceHandle, default: Probe | None) -> Probe | None:
+        """The probe to wait on; ``default`` is the blueprint's (or the engine's)."""
+        return default
+
+    def host_endpoint(self, env: EnvironmentContext, name: str) -> Endpoint | None:
+        """Where the host reaches what ``address(env, name, …)`` returned, when that
+        differs (a container network); None when the address is the host's view too."""
         return None
+
+    def detach(self, env: EnvironmentContext, until: float) -> None:  # noqa: B027 (optional hook)
+        """The environment outlives this process (``envctl up``) until ``until``."""
+
+    def logs_text(self, record: EnvRecord, service: str) -> str | None:
+        """All of a service's output so far, or None when there is none."""
+        path = self.log_path(record, service)
+        if path is None or not path.exists():
+            return None
+        return path.read_text(encoding="utf-8", errors="replace")
 
     @abc.abstractmethod
     def exit_reason(self, handle: ServiceHandle) -> str | None:
@@ -142,9 +157,8 @@ class Runtime(abc.ABC):
         """Copy every service's output into ``target`` (redacted), before ``destroy``."""
         target.mkdir(parents=True, exist_ok=True)
         for name in record.services:
-            source = self.log_path(record, name)
-            if source is not None and source.exists():
-                text = source.read_text(encoding="utf-8", errors="replace")
+            text = self.logs_text(record, name)
+            if text is not None:
                 (target / f"{name}.log").write_text(redact(text), encoding="utf-8")
 
     @abc.abstractmethod

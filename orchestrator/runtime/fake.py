@@ -108,7 +108,7 @@ class FakeRuntime(Runtime):
             self.world.running[(env.env_id, spec.name)] = handle
         return handle
 
-    def readiness_probe(self, handle: ServiceHandle) -> Probe | None:
+    def readiness_probe(self, handle: ServiceHandle, default: Probe | None) -> Probe | None:
         return _AlwaysReady(handle.details.get("version"))
 
     def exit_reason(self, handle: ServiceHandle) -> str | None:

@@ -17,10 +17,11 @@ if TYPE_CHECKING:
 
 RUNTIMES: dict[str, str] = {
     "local": "orchestrator.runtime.local.runtime:LocalRuntime",
+    "docker": "orchestrator.runtime.docker.runtime:DockerRuntime",
     "fake": "orchestrator.runtime.fake:FakeRuntime",
 }
 # Runtimes users choose from (and gc scans); 'fake' exists for tests of the engine.
-PUBLIC: list[str] = ["local"]
+PUBLIC: list[str] = ["local", "docker"]
 
 
 def register(name: str, target: str, public: bool = True) -> None:

@@ -110,7 +110,7 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
 
 def wait_running(h: Harness, handle: ServiceHandle) -> None:
     """Ready the way the engine sees it: the runtime's own probe, else a TCP connect."""
-    probe = h.runtime.readiness_probe(handle) or TcpProbe()
+    probe = h.runtime.readiness_probe(handle, TcpProbe())
     wait_ready(h.runtime, h.env, handle, probe, Readiness(timeout=20), threading.Event())
 
 

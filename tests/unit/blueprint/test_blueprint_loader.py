@@ -202,7 +202,7 @@ def test_unknown_key_without_a_close_match_lists_valid_keys() -> None:
     err = error_of(MINIMAL + "zzzzzz: 1\n")
     assert_at(err, 12, 1, "zzzzzz")
     assert err.hint is not None
-    assert err.hint.startswith("valid keys here: apiVersion, budget, data, kind, links")
+    assert err.hint.startswith("valid keys here: apiVersion, budget, data, egress, kind, links")
 
 
 def test_missing_required_key() -> None:
@@ -298,7 +298,9 @@ def test_reserved_service_name() -> None:
     assert type(err) is BlueprintError
     assert_at(err, 9, 3, "services.suite")
     assert err.message == "'suite' is reserved and cannot name a service"
-    assert err.hint == "reserved: env, envctl-proxy, run, secret, self, suite"
+    assert err.hint == (
+        "reserved: env, envctl-gateway, envctl-proxy, envctl-watchdog, run, secret, self, suite"
+    )
 
 
 @pytest.mark.parametrize("name", ["self", "secret", "env", "run", "envctl-proxy"])

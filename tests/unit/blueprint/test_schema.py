@@ -30,6 +30,7 @@ TOP_LEVEL = {
     "secrets",
     "budget",
     "ttl",
+    "egress",
 }
 
 

@@ -1,0 +1,1 @@
+"""The Docker runtime: every service a container on one network per environment."""

@@ -1,0 +1,60 @@
+"""Names and labels of everything the Docker runtime creates.
+
+Every container, network and volume carries ``envctl.env``; ``envctl gc``, ``envctl down
+--all`` and the watchdog find an environment's resources by that label alone, so nothing
+depends on a name a user might also have used.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+
+ENV = "envctl.env"
+BLUEPRINT = "envctl.blueprint"
+OWNER = "envctl.owner"
+EXPIRES_AT = "envctl.expires-at"  # unix seconds, for gc when no state store knows the env
+SESSION = "envctl.session"  # which envctl process created it (pid@host:start)
+STORE = "envctl.store"  # the state store, so one store's gc leaves another's alone
+SERVICE = "envctl.service"
+ROLE = "envctl.role"  # service | gateway | proxy | watchdog | suite
+
+GATEWAY = "envctl-gateway"
+WATCHDOG = "envctl-watchdog"
+
+
+def container_name(env_id: str, service: str) -> str:
+    # Docker names allow [a-zA-Z0-9][a-zA-Z0-9_.-]; blueprint names already fit.
+    return f"{env_id}-{_safe(service)}"
+
+
+def network_name(env_id: str, kind: str = "net") -> str:
+    return f"{env_id}-{kind}"
+
+
+def volume_name(env_id: str, service: str, index: int) -> str:
+    return f"{env_id}-{_safe(service)}-{index}"
+
+
+def base(
+    env_id: str, store: str, session: str, expires_at: float, extra: Mapping[str, str]
+) -> dict[str, str]:
+    return {
+        ENV: env_id,
+        STORE: store,
+        SESSION: session,
+        EXPIRES_AT: str(int(expires_at)),
+        **{k: v for k, v in extra.items() if v},
+    }
+
+
+def expired(labels: Mapping[str, str], now: float | None = None) -> bool:
+    try:
+        return float(labels.get(EXPIRES_AT, "")) < (time.time() if now is None else now)
+    except ValueError:
+        return False
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9_.-]", "-", name)

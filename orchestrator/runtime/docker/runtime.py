@@ -1,0 +1,546 @@
+"""The Docker runtime: each service a container, each environment its own network.
+
+Per environment, in the order ``prepare`` creates them:
+
+1. a watchdog container (``watchdog.py``) that removes everything below if this envctl
+   process dies — created first, so nothing can leak before it watches;
+2. an internal bridge network (no egress unless the blueprint says ``egress: true``) on
+   which services reach each other by their blueprint names, and an "edge" bridge with
+   masquerading off, for the gateway's published ports;
+3. the gateway (``gateway.py``): the only container with ports published, on 127.0.0.1.
+
+Then ``start`` creates one container per service from the image the blueprint names
+(resolved to an image ID, recorded on the run), with the blueprint's resources as limits
+and a named, labelled volume for each VOLUME the image declares (anonymous volumes would
+carry no labels and outlive the environment). Everything carries ``envctl.env``, which
+is all ``destroy``, ``gc`` and the watchdog go by.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import shlex
+import tarfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from orchestrator.blueprint.model import Engine, Service
+from orchestrator.exceptions import BlueprintError, RuntimeUnavailable, ServiceError
+from orchestrator.links import API_PORT as PROXY_API_PORT
+from orchestrator.links import PROXY_SERVICE
+from orchestrator.ownership import is_same_process, this_process
+from orchestrator.runtime.base import (
+    Endpoint,
+    EnvironmentContext,
+    Runtime,
+    ServiceHandle,
+    ServiceSpec,
+)
+from orchestrator.runtime.docker import gateway, images, labels, removal, watchdog
+from orchestrator.runtime.docker.client import connect, errors
+from orchestrator.runtime.docker.health import HealthcheckProbe
+from orchestrator.settings import Settings
+from orchestrator.state import EnvRecord, this_host
+
+if TYPE_CHECKING:
+    from orchestrator.blueprint.loader import LoadedBlueprint
+    from orchestrator.readiness import Probe
+    from orchestrator.secrets import Redactor
+
+log = logging.getLogger(__name__)
+
+STOP_TIMEOUT = 10
+FIRST_LINK_PORT = 10001  # the fault proxy's listeners inside its container
+PROXY_CONFIG_PATH = "/etc/envctl/proxy.json"
+PROXY_EVENTS_PATH = "/var/log/envctl/proxy-events.jsonl"
+DOCKER_SOCKET = "/var/run/docker.sock"
+
+
+@dataclass
+class _Env:
+    """What this process knows of one environment it is building."""
+
+    network: str
+    images: dict[str, images.ResolvedImage]
+    common_labels: dict[str, str]
+    internal: dict[str, Endpoint] = field(default_factory=dict)
+    published: dict[str, Endpoint] = field(default_factory=dict)
+    gateway_api: Endpoint | None = None
+    leash: watchdog.Leash | None = None
+
+
+class DockerRuntime(Runtime):
+    name = "docker"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self._client: Any = None
+        self._envs: dict[str, _Env] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = connect()
+        return self._client
+
+    @property
+    def store_id(self) -> str:
+        return str(self.settings.state_dir.resolve())
+
+    # prepare -----------------------------------------------------------------------
+
+    def prepare(self, env: EnvironmentContext, blueprint: LoadedBlueprint) -> None:
+        env.work_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        model = blueprint.model
+        client = self.client
+        # Every image first: a missing one fails before anything is created.
+        resolved: dict[str, images.ResolvedImage] = {}
+        for name, svc in model.services.items():
+            reference = _image_of(svc)
+            if reference is None:
+                raise BlueprintError(
+                    f"service {name!r} has no image",
+                    blueprint.service_location(name),
+                    hint="add `image: NAME:TAG` (or `docker: {image: ...}`), "
+                    "or use --runtime local",
+                )
+            resolved[name] = images.resolve(client, reference)
+        resolved[PROXY_SERVICE] = images.resolve(client, images.ENVCTL_IMAGE, pull=False)
+        pid, started = this_process()
+        common = labels.base(
+            env.env_id,
+            self.store_id,
+            f"{pid}:{started or 0:.3f}@{this_host()}",
+            time.time() + model.ttl,
+            {
+                labels.BLUEPRINT: env.blueprint,
+                labels.OWNER: env.owner or "",
+                **{k: v for k, v in env.labels.items() if k.startswith("envctl.")},
+            },
+        )
+        state = _Env(labels.network_name(env.env_id), resolved, common)
+        with self._lock:
+            self._envs[env.env_id] = state
+        state.leash = self._start_watchdog(env, state)
+        internal_net = client.networks.create(
+            state.network,
+            driver="bridge",
+            internal=not model.egress,
+            labels=common,
+            check_duplicate=True,
+        )
+        edge_net = client.networks.create(
+            labels.network_name(env.env_id, "edge"),
+            driver="bridge",
+            # Only the gateway is on it, and only to publish ports: nothing leaves via NAT.
+            options={"com.docker.network.bridge.enable_ip_masquerade": "false"},
+            labels=common,
+            check_duplicate=True,
+        )
+        # Everything the host must reach: each service's port, the fault proxy's API and
+        # the listeners of links whose consumer is the suite (which runs on the host).
+        targets = {
+            name: Endpoint(name, svc.ports[0]) for name, svc in model.services.items() if svc.ports
+        }
+        state.internal.update(targets)
+        if model.links:
+            state.internal[PROXY_SERVICE] = targets[PROXY_SERVICE] = Endpoint(
+                PROXY_SERVICE, PROXY_API_PORT
+            )
+            for i, link in enumerate(model.links):
+                listener = Endpoint(PROXY_SERVICE, FIRST_LINK_PORT + i)
+                state.internal[f"{PROXY_SERVICE}-{link.name}"] = listener
+                if link.from_ == "suite":
+                    targets[f"{PROXY_SERVICE}-{link.name}"] = listener
+        self._start_gateway(env, state, gateway.routes(targets), internal_net, edge_net)
+
+    def _start_watchdog(self, env: EnvironmentContext, state: _Env) -> watchdog.Leash:
+        name = labels.container_name(env.env_id, labels.WATCHDOG)
+        container = self.client.containers.run(
+            state.images[PROXY_SERVICE].id,
+            entrypoint=["python3", "-m", "orchestrator.runtime.docker.watchdog"],
+            command=["--env", env.env_id, "--self", name],
+            name=name,
+            labels={**state.common_labels, labels.ROLE: "watchdog"},
+            volumes={_docker_socket(self.client): {"bind": DOCKER_SOCKET, "mode": "rw"}},
+            ports={f"{watchdog.PORT}/tcp": ("127.0.0.1", None)},
+            auto_remove=True,
+            detach=True,
+        )
+        port = _host_port(container, watchdog.PORT)
+        return watchdog.Leash(env.env_id, "127.0.0.1", port)
+
+    def _start_gateway(
+        self,
+        env: EnvironmentContext,
+        state: _Env,
+        routes: list[gateway.Route],
+        internal_net: Any,
+        edge_net: Any,
+    ) -> None:
+        ports: dict[str, Any] = {f"{gateway.API_PORT}/tcp": ("127.0.0.1", None)}
+        for route in routes:
+            ports[f"{route.container_port}/tcp"] = ("127.0.0.1", None)
+        container = self.client.containers.create(
+            state.images[PROXY_SERVICE].id,
+            command=["proxy", "serve", "--config", gateway.CONFIG_PATH],
+            name=labels.container_name(env.env_id, labels.GATEWAY),
+            labels={**state.common_labels, labels.ROLE: "gateway"},
+            network=edge_net.name,
+            ports=ports,
+        )
+        _put_file(container, gateway.CONFIG_PATH, json.dumps(gateway.config(routes)))
+        internal_net.connect(container, aliases=[labels.GATEWAY])
+        container.start()
+        state.gateway_api = Endpoint("127.0.0.1", _host_port(container, gateway.API_PORT))
+        for route in routes:
+            state.published[route.name] = Endpoint(
+                "127.0.0.1", _host_port(container, route.container_port)
+            )
+
+    # addresses ------------------------------------------------------------------------
+
+    def address(self, env: EnvironmentContext, name: str, service: Service) -> Endpoint:
+        state = self._env(env.env_id)
+        if name in state.internal:
+            return state.internal[name]
+        return Endpoint(name, service.ports[0] if service.ports else None)
+
+    def host_endpoint(self, env: EnvironmentContext, name: str) -> Endpoint | None:
+        return self._env(env.env_id).published.get(name)
+
+    # services ---------------------------------------------------------------------------
+
+    def start(self, env: EnvironmentContext, spec: ServiceSpec) -> ServiceHandle:
+        state = self._env(env.env_id)
+        image = state.images[spec.name]
+        service = spec.service
+        is_proxy = spec.name == PROXY_SERVICE
+        name = labels.container_name(env.env_id, spec.name)
+        volumes = {
+            self._volume(env, state, spec.name, i).name: {"bind": path, "mode": "rw"}
+            for i, path in enumerate(image.volumes)
+        }
+        kwargs: dict[str, Any] = {
+            "name": name,
+            "hostname": spec.name,
+            "environment": dict(spec.env),
+            "labels": {
+                **state.common_labels,
+                labels.SERVICE: spec.name,
+                labels.ROLE: "proxy" if is_proxy else "service",
+            },
+            "network": state.network,
+            "networking_config": {
+                state.network: self.client.api.create_endpoint_config(aliases=[spec.name])
+            },
+            "volumes": volumes,
+        }
+        if service.resources.cpu:
+            kwargs["nano_cpus"] = int(service.resources.cpu * 1e9)
+        if service.resources.memory:
+            kwargs["mem_limit"] = service.resources.memory
+        command = self._command(spec)
+        if command is not None:
+            kwargs["command"] = command
+        errs = errors()
+        try:
+            container = self.client.containers.create(image.id, **kwargs)
+            if is_proxy:
+                _put_file(container, PROXY_CONFIG_PATH, self._proxy_config(env))
+            container.start()
+        except errs.APIError as exc:
+            self._remove_quietly(name)
+            raise ServiceError(
+                spec.name,
+                f"Docker could not start it: {_explain(exc)}",
+                hint="check the image, command and resources in the blueprint",
+            ) from None
+        endpoint = state.published.get(spec.name) or Endpoint("127.0.0.1", None)
+        details = {
+            "container": container.name,
+            "container_id": container.id,
+            **image.as_details(),
+            "healthcheck": image.healthcheck,
+            "engine": service.engine.value if service.engine else None,
+        }
+        if images.unpinned(image.reference) and not is_proxy:
+            log.warning("%s: image %r is not pinned to a version", spec.name, image.reference)
+        return ServiceHandle(spec.name, endpoint, details)
+
+    def _command(self, spec: ServiceSpec) -> list[str] | None:
+        if spec.name == PROXY_SERVICE:
+            # -vv: every per-connection fault decision in its log, for replays.
+            return ["-vv", "proxy", "serve", "--config", PROXY_CONFIG_PATH]
+        if spec.command:
+            return shlex.split(spec.command)
+        if spec.service.engine is Engine.redis and spec.env.get("REDIS_PASSWORD"):
+            # The official image has no password variable: pass it as redis-server's
+            # option, expanded inside the container so it is not in the container's args.
+            return ["sh", "-c", 'exec redis-server --requirepass "$REDIS_PASSWORD"']
+        return None
+
+    def _proxy_config(self, env: EnvironmentContext) -> str:
+        """The session's proxy config, with listeners on every interface of the proxy's
+        container and its event log inside it (collected with the logs)."""
+        config = json.loads((env.work_dir / "proxy.json").read_text(encoding="utf-8"))
+        config["api"] = f"0.0.0.0:{config['api'].rsplit(':', 1)[1]}"
+        for proxy in config["proxies"]:
+            proxy["listen"] = f"0.0.0.0:{proxy['listen'].rsplit(':', 1)[1]}"
+        config["events_log"] = PROXY_EVENTS_PATH
+        return json.dumps(config, indent=2)
+
+    def _volume(self, env: EnvironmentContext, state: _Env, service: str, index: int) -> Any:
+        return self.client.volumes.create(
+            labels.volume_name(env.env_id, service, index),
+            labels={**state.common_labels, labels.SERVICE: service},
+        )
+
+    def readiness_probe(self, handle: ServiceHandle, default: Probe | None) -> Probe | None:
+        from orchestrator.readiness import TcpProbe
+
+        probe = default
+        state = self._env_of(handle)
+        if isinstance(default, TcpProbe) and state is not None and state.gateway_api:
+            probe = gateway.GatewayTcpProbe(state.gateway_api, handle.name)
+        if handle.details.get("healthcheck"):
+            container = self._container(handle)
+            if container is not None:
+                return HealthcheckProbe(container, probe)
+        return probe
+
+    def exit_reason(self, handle: ServiceHandle) -> str | None:
+        container = self._container(handle)
+        if container is None:
+            return "is not running (its container is gone)"
+        try:
+            container.reload()
+        except errors().NotFound:
+            return "is not running (its container is gone)"
+        status = container.attrs.get("State") or {}
+        if status.get("Status") in ("exited", "dead"):
+            code = status.get("ExitCode")
+            oom = " (out of memory: raise resources.memory)" if status.get("OOMKilled") else ""
+            return f"exited with code {code}{oom}"
+        return None
+
+    def log_path(self, env: EnvRecord | EnvironmentContext, service: str) -> Path | None:
+        return None  # Docker keeps the logs; see log_tail and collect_logs
+
+    def log_tail(self, handle: ServiceHandle, env: EnvironmentContext, lines: int = 30) -> str:
+        container = self._container(handle)
+        if container is None:
+            return ""
+        try:
+            return str(container.logs(tail=lines).decode("utf-8", errors="replace")).rstrip()
+        except errors().APIError:
+            return ""
+
+    def logs_text(self, record: EnvRecord, service: str) -> str | None:
+        container = self._by_name(labels.container_name(record.id, service))
+        if container is None:
+            return None
+        return str(container.logs().decode("utf-8", errors="replace"))
+
+    def collect_logs(self, record: EnvRecord, target: Path, redact: Redactor) -> None:
+        target.mkdir(parents=True, exist_ok=True)
+        for name in record.services:
+            text = self.logs_text(record, name)
+            if text is not None:
+                (target / f"{name}.log").write_text(redact(text), encoding="utf-8")
+        proxy = self._by_name(labels.container_name(record.id, PROXY_SERVICE))
+        if proxy is not None:
+            events = _get_file(proxy, PROXY_EVENTS_PATH)
+            if events is not None:
+                (record.run_dir / "proxy-events.jsonl").write_text(redact(events), encoding="utf-8")
+
+    def stop(self, handle: ServiceHandle) -> None:
+        container = self._container(handle)
+        if container is None:
+            return
+        try:
+            container.stop(timeout=STOP_TIMEOUT)
+        except errors().NotFound:
+            pass
+
+    def detach(self, env: EnvironmentContext, until: float) -> None:
+        state = self._envs.get(env.env_id)
+        if state is not None and state.leash is not None and not state.leash.detach(until):
+            log.warning("the watchdog of %s did not take over; `envctl gc` reaps it", env.env_id)
+
+    # removal -----------------------------------------------------------------------------
+
+    def destroy(self, record: EnvRecord) -> Sequence[str]:
+        try:
+            client = self.client
+        except RuntimeUnavailable as exc:
+            return [f"docker resources of {record.id} ({exc.message})"]
+        failures = removal.remove_labelled(client, record.id)
+        with self._lock:
+            state = self._envs.pop(record.id, None)
+        if state is not None and state.leash is not None:
+            state.leash.close()
+        return failures
+
+    def orphans(self) -> set[str]:
+        """Environments with resources here that this store owns, or that nobody does:
+        their envctl process is gone, or their ttl has passed."""
+        found: set[str] = set()
+        selector = {"label": labels.ENV}
+        client = self.client
+        listed: list[Any] = [
+            *client.containers.list(all=True, filters=selector),
+            *client.networks.list(filters=selector),
+            *client.volumes.list(filters=selector),
+        ]
+        for item in listed:
+            item_labels = item.attrs.get("Labels") or item.attrs.get("Config", {}).get("Labels")
+            item_labels = item_labels or {}
+            env_id = item_labels.get(labels.ENV)
+            if not env_id:
+                continue
+            ours = item_labels.get(labels.STORE) == self.store_id
+            abandoned = labels.expired(item_labels) or _owner_gone(
+                item_labels.get(labels.SESSION, "")
+            )
+            if ours or abandoned:
+                found.add(env_id)
+        return found
+
+    def reap_orphan(self, env_id: str) -> Sequence[str]:
+        return removal.remove_labelled(self.client, env_id)
+
+    # helpers ---------------------------------------------------------------------------
+
+    def _env(self, env_id: str) -> _Env:
+        with self._lock:
+            return self._envs[env_id]
+
+    def _env_of(self, handle: ServiceHandle) -> _Env | None:
+        container = str(handle.details.get("container", ""))
+        with self._lock:
+            for env_id, state in self._envs.items():
+                if container.startswith(env_id + "-"):
+                    return state
+        return None
+
+    def _container(self, handle: ServiceHandle) -> Any:
+        return self._by_name(str(handle.details.get("container_id") or ""))
+
+    def _by_name(self, name: str) -> Any:
+        if not name:
+            return None
+        try:
+            return self.client.containers.get(name)
+        except errors().NotFound:
+            return None
+
+    def _remove_quietly(self, name: str) -> None:
+        container = self._by_name(name)
+        if container is not None:
+            try:
+                container.remove(force=True, v=True)
+            except errors().APIError as exc:
+                log.warning("could not remove %s: %s", name, exc)
+
+
+def _image_of(service: Service) -> str | None:
+    if service.docker and service.docker.image:
+        return service.docker.image
+    return service.image
+
+
+def _docker_socket(client: Any) -> str:
+    """The host path of the engine's socket, for the watchdog to mount."""
+    base = str(getattr(client.api, "base_url", ""))
+    host = os.environ.get("DOCKER_HOST", "")
+    if host.startswith("unix://"):
+        return host.removeprefix("unix://")
+    if base.startswith("http+docker://") or not host:
+        return DOCKER_SOCKET
+    raise RuntimeUnavailable(
+        f"the watchdog needs the engine's unix socket, and DOCKER_HOST is {host!r}",
+        hint="run envctl on the Docker host (DOCKER_HOST=unix://...)",
+    )
+
+
+def _host_port(container: Any, container_port: int, wait: float = 10.0) -> int:
+    """The 127.0.0.1 port Docker published for ``container_port``."""
+    deadline = time.monotonic() + wait
+    while True:
+        container.reload()
+        bindings = (container.attrs.get("NetworkSettings") or {}).get("Ports") or {}
+        for binding in bindings.get(f"{container_port}/tcp") or []:
+            if binding.get("HostPort"):
+                return int(binding["HostPort"])
+        if time.monotonic() > deadline:
+            raise RuntimeUnavailable(
+                f"Docker published no port for {container.name}:{container_port}",
+                hint="check `docker logs " + container.name + "`",
+            )
+        time.sleep(0.05)
+
+
+def _put_file(container: Any, path: str, text: str) -> None:
+    data = text.encode("utf-8")
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo(PurePosixPath(path).name)
+        info.size = len(data)
+        info.mode = 0o644
+        tar.addfile(info, io.BytesIO(data))
+    parent = str(PurePosixPath(path).parent)
+    # put_archive needs the directory to exist; mkdir it through a one-entry archive.
+    _ensure_dir(container, parent)
+    container.put_archive(parent, buffer.getvalue())
+
+
+def _ensure_dir(container: Any, path: str) -> None:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        parts = [p for p in path.split("/") if p]
+        for i in range(len(parts)):
+            info = tarfile.TarInfo("/".join(parts[: i + 1]))
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o755
+            tar.addfile(info)
+    container.put_archive("/", buffer.getvalue())
+
+
+def _get_file(container: Any, path: str) -> str | None:
+    try:
+        stream, _ = container.get_archive(path)
+    except errors().APIError:
+        return None
+    buffer = io.BytesIO(b"".join(stream))
+    with tarfile.open(fileobj=buffer) as tar:
+        member = tar.next()
+        if member is None:
+            return None
+        handle = tar.extractfile(member)
+        return handle.read().decode("utf-8", errors="replace") if handle else None
+
+
+def _owner_gone(session: str) -> bool:
+    """``pid:start@host`` (the ``envctl.session`` label): gone, when on this host."""
+    who, _, host = session.partition("@")
+    if host != this_host():
+        return False
+    pid, _, started = who.partition(":")
+    try:
+        return not is_same_process(int(pid), float(started))
+    except ValueError:
+        return False
+
+
+def _explain(exc: Any) -> str:
+    text = str(getattr(exc, "explanation", None) or exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
