@@ -7,7 +7,7 @@ DEMO_BLUEPRINT = blueprints/checkout.yaml
 #   make test PYTEST_ARGS="-m 'not docker and not kubernetes'"
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench schema install-dev install-demo clean
+.PHONY: demo test lint bench schema images install-dev install-demo clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ bench: install-dev
 ## Regenerate the checked-in JSON Schema from the model.
 schema: install-dev
 	$(BIN)/envctl schema --write blueprints/blueprint.schema.json
+
+## Build the Docker runtime's images (cached: only what changed is rebuilt); see
+## images/README.md. Some only: make images IMAGES="postgres redis".
+IMAGES ?=
+images: $(BIN)/python
+	$(BIN)/python images/build.py $(IMAGES)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis *.egg-info
