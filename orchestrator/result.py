@@ -31,6 +31,9 @@ class ServiceResult:
     version: str | None  # what the running engine reports; None when it cannot say
     ready_seconds: float | None
     started_offset: float | None  # seconds after the run started
+    image: str | None = None  # as the blueprint names it (container runtimes)
+    image_id: str | None = None  # what actually ran: the engine's image ID
+    image_digest: str | None = None  # repo@sha256:… when it came from a registry
 
     @property
     def version_drift(self) -> bool:
@@ -49,6 +52,8 @@ class ServiceResult:
             "version_drift": self.version_drift,
             "ready_seconds": _round(self.ready_seconds),
             "started_offset_seconds": _round(self.started_offset),
+            **({"image": self.image, "image_id": self.image_id} if self.image_id else {}),
+            **({"image_digest": self.image_digest} if self.image_digest else {}),
         }
 
 

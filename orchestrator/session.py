@@ -293,6 +293,9 @@ class Session:
             version=ready.version,
             ready_seconds=(time.monotonic() - self._t0) - offset,
             started_offset=offset,
+            image=handle.details.get("image"),
+            image_id=handle.details.get("image_id"),
+            image_digest=handle.details.get("image_digest"),
         )
         with self._lock:
             self.services[spec.name] = result
