@@ -84,6 +84,9 @@ class DockerRuntime(Runtime):
         self._client: Any = None
         self._envs: dict[str, _Env] = {}
         self._lock = threading.Lock()
+        # Environments whose prepare() this process began but that have no resource yet:
+        # with the engine unreachable, destroy() knows there is nothing to remove.
+        self._nothing_created: set[str] = set()
 
     @property
     def client(self) -> Any:
@@ -100,6 +103,7 @@ class DockerRuntime(Runtime):
     def prepare(self, env: EnvironmentContext, blueprint: LoadedBlueprint) -> None:
         env.work_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         model = blueprint.model
+        self._nothing_created.add(env.env_id)
         client = self.client
         # Every image first: a missing one fails before anything is created.
         resolved: dict[str, images.ResolvedImage] = {}
@@ -129,6 +133,7 @@ class DockerRuntime(Runtime):
         state = _Env(labels.network_name(env.env_id), resolved, common)
         with self._lock:
             self._envs[env.env_id] = state
+        self._nothing_created.discard(env.env_id)  # from here on, something may exist
         state.leash = self._start_watchdog(env, state)
         internal_net = client.networks.create(
             state.network,
@@ -382,6 +387,8 @@ class DockerRuntime(Runtime):
         try:
             client = self.client
         except RuntimeUnavailable as exc:
+            if record.id in self._nothing_created:
+                return []
             return [f"docker resources of {record.id} ({exc.message})"]
         failures = removal.remove_labelled(client, record.id)
         with self._lock:

@@ -16,11 +16,11 @@ import pytest
 
 from orchestrator.state import StateStore
 from tests.conftest import Cli
-from tests.integration.docker.conftest import labelled
+from tests.integration.dockerized.conftest import labelled
 
 pytestmark = pytest.mark.docker
 
-BP = "tests/integration/docker/blueprints"
+BP = "tests/integration/dockerized/blueprints"
 
 
 def test_reference_blueprint_runs_on_docker_and_leaves_nothing(
