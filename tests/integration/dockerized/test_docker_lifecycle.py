@@ -66,6 +66,17 @@ def test_an_environment_cannot_reach_another(cli: Cli, docker_client: Any) -> No
             result = box_a.exec_run(["python3", "-c", code])
             return int(result.exit_code)
 
+        assert box_a.attrs["HostConfig"]["NanoCpus"] == 500_000_000, "resources.cpu: 0.5"
+        assert box_a.attrs["HostConfig"]["Memory"] == 256 * 2**20, "resources.memory: 256Mi"
+        published = [
+            binding
+            for container in docker_client.containers.list(
+                filters={"label": f"envctl.env={a['env']}"}
+            )
+            for bindings in (container.attrs["NetworkSettings"]["Ports"] or {}).values()
+            for binding in bindings or []
+        ]
+        assert published and all(b["HostIp"] == "127.0.0.1" for b in published), published
         assert connect("cache") == 0, "a service reaches its own environment's services"
         assert connect(ip_b) != 0, "...but not another environment's, by address"
         assert connect(f"{b['env']}-cache") != 0, "...nor by container name"
@@ -175,3 +186,12 @@ def test_five_reference_environments_at_once_all_pass_without_collisions(
     assert len(ports) == len(set(ports)), "no two services share a host port"
     for r in results:
         assert labelled(docker_client, r["env"]) == []
+
+
+def test_the_images_healthcheck_gates_readiness(cli: Cli, docker_client: Any) -> None:
+    done = cli("run", f"{BP}/unhealthy.yaml", "--runtime", "docker", "-o", "json", timeout=120)
+    data = json.loads(done.stdout)
+    assert done.returncode == 3 and data["status"] == "error"
+    message = data["error"]["message"]
+    assert "not ready after 6s" in message and "docker healthcheck" in message, message
+    assert labelled(docker_client, data["env"]) == []
