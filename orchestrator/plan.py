@@ -64,7 +64,8 @@ class Resolver:
     # suites), in-environment view; suite_links: the host's view of the suites' listeners
     links: dict[tuple[str, str], Endpoint] = field(default_factory=dict)
     suite_links: dict[str, Endpoint] = field(default_factory=dict)
-    proxy_api: Endpoint | None = None
+    proxy_api: Endpoint | None = None  # host view, once the proxy is up
+    proxy_api_internal: Endpoint | None = None
     _env_cache: dict[str, dict[str, str]] = field(default_factory=dict)
     _resolving: set[str] = field(default_factory=set)
 
@@ -119,25 +120,32 @@ class Resolver:
 
     # suites ---------------------------------------------------------------------------
 
-    def endpoint_vars(self) -> dict[str, str]:
-        """``ENVCTL_<SERVICE>_HOST/_PORT/_URL`` for every service, host view."""
+    def endpoint_vars(self, inside: bool = False) -> dict[str, str]:
+        """``ENVCTL_<SERVICE>_HOST/_PORT/_URL`` for every service: the host's view, or
+        (``inside``) the view from a container on the environment's network."""
         out: dict[str, str] = {}
         for name, direct in self.external.items():
-            endpoint = self.suite_links.get(name, direct)
+            if inside:
+                endpoint = self.links.get(("suite", name), self.internal[name])
+            else:
+                endpoint = self.suite_links.get(name, direct)
             prefix = env_var_prefix(name)
             out[f"{prefix}_HOST"] = endpoint.host
             out[f"{prefix}_PORT"] = str(endpoint.port or "")
             out[f"{prefix}_URL"] = self.url_at(name, endpoint)
-        if self.proxy_api is not None:
-            out["ENVCTL_PROXY_URL"] = f"http://{self.proxy_api.address}"
+        api = self.proxy_api_internal if inside else self.proxy_api
+        if api is not None:
+            out["ENVCTL_PROXY_URL"] = f"http://{api.address}"
         return out
 
-    def suite_command(self, index: int, suite: Suite) -> str:
-        return self.text(suite.run, ("suites", index, "run"), None, self.external)
+    def suite_command(self, index: int, suite: Suite, inside: bool = False) -> str:
+        view = self.internal if inside else self.external
+        return self.text(suite.run, ("suites", index, "run"), None, view)
 
-    def suite_env(self, index: int, suite: Suite) -> dict[str, str]:
+    def suite_env(self, index: int, suite: Suite, inside: bool = False) -> dict[str, str]:
+        view = self.internal if inside else self.external
         return {
-            key: self.text(value, ("suites", index, "env", key), None, self.external)
+            key: self.text(value, ("suites", index, "env", key), None, view)
             for key, value in suite.env.items()
         }
 

@@ -237,7 +237,7 @@ class Session:
             if link.from_ == "suite":  # the suites run on the host: its view of the listener
                 host_view = self.runtime.host_endpoint(self.env, f"{PROXY_SERVICE}-{link.name}")
                 self.resolver.suite_links[link.to] = host_view or listen
-        self.resolver.proxy_api = api
+        self.resolver.proxy_api = self.resolver.proxy_api_internal = api
         seed = self.loaded.model.proxy.seed
         self.proxy_seed = seed if seed is not None else random_source.randbelow(2**31)
         config = proxy_config(
@@ -354,6 +354,13 @@ class Session:
         for index, suite in chosen:
             self.progress.step(f"suite    {suite.name}: {self.redactor(suite.run)}")
             junit = self.resolver.suite_junit(index, suite)
+            if suite.image:
+                result = self._run_suite_in_image(index, suite, junit, echo)
+                results.append(result)
+                self.progress.step(
+                    f"suite    {suite.name}: {result.status.value} in {result.seconds:.1f}s"
+                )
+                continue
             env = {
                 **base_environ(),
                 **self.resolver.endpoint_vars(),
@@ -384,6 +391,40 @@ class Session:
             )
         self._phase("suites", t)
         return results
+
+    def _run_suite_in_image(
+        self, index: int, suite: Suite, junit: Path, echo: bool
+    ) -> suites.SuiteResult:
+        """On the environment's network: the in-environment view of every address, and
+        only envctl's variables (the host's PATH and HOME mean nothing in the image)."""
+        assert suite.image is not None
+        env = {
+            **self.resolver.endpoint_vars(inside=True),
+            "ENVCTL_ENV_ID": self.env_id,
+            "ENVCTL_RUN_DIR": str(self.env.run_dir),
+            "ENVCTL_JUNIT_XML": str(junit),
+            **self.resolver.suite_env(index, suite, inside=True),
+        }
+        cwd = self.loaded.directory / suite.cwd if suite.cwd else self.loaded.directory
+        result = self.runtime.run_suite_in_image(
+            self.env,
+            suites.ContainerSuite(
+                name=suite.name,
+                tier=suite.tier.value,
+                image=suite.image,
+                command=self.resolver.suite_command(index, suite, inside=True),
+                cwd=cwd.resolve(),
+                env=env,
+                timeout=suite.timeout,
+                log_path=self.env.run_dir / "logs" / f"suite-{suite.name}.log",
+                junit_path=junit,
+                redactor=self.redactor,
+                echo=self.progress.suite_output if echo else None,
+            ),
+        )
+        if result.junit is not None:
+            redact_file(result.junit, self.redactor)
+        return result
 
     # teardown ----------------------------------------------------------------------------
 

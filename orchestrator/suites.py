@@ -108,17 +108,45 @@ def run_suite(
                 pump.join(timeout=1)
         if timed_out:
             log.write(f"\nenvctl: suite {name!r} timed out after {timeout:g}s and was stopped\n")
+    return outcome(name, tier, proc.returncode, timed_out, started, junit_path, log_path)
+
+
+def outcome(
+    name: str,
+    tier: str,
+    exit_code: int | None,
+    timed_out: bool,
+    started: float,
+    junit_path: Path,
+    log_path: Path,
+) -> SuiteResult:
+    """The result of a finished suite, however it ran (a process here, a container)."""
     seconds = time.monotonic() - started
     junit = junit_path if junit_path.is_file() else None
     if timed_out:
         status = SuiteStatus.timeout
-    elif proc.returncode == COMMAND_NOT_FOUND:
+    elif exit_code == COMMAND_NOT_FOUND:
         status = SuiteStatus.error  # a typo in `run`, not a failing test
     else:
-        status = SuiteStatus.passed if proc.returncode == 0 else SuiteStatus.failed
-    return SuiteResult(
-        name, tier, status, proc.returncode, seconds, junit, _counts(junit), log_path
-    )
+        status = SuiteStatus.passed if exit_code == 0 else SuiteStatus.failed
+    return SuiteResult(name, tier, status, exit_code, seconds, junit, _counts(junit), log_path)
+
+
+@dataclass(frozen=True)
+class ContainerSuite:
+    """A suite to run in a container on the environment's network (``suite.image``)."""
+
+    name: str
+    tier: str
+    image: str
+    command: str
+    cwd: Path  # mounted at the same path, as is the run dir
+    env: Mapping[str, str]
+    timeout: float
+    log_path: Path
+    junit_path: Path
+    redactor: Redactor
+    echo: Callable[[str], None] | None = None
 
 
 def _pump(

@@ -335,6 +335,12 @@ class Suite(Model):
     junit: str | None = Field(
         None, description="JUnit XML the suite writes; default ${run.dir}/<name>.xml."
     )
+    image: str | None = Field(
+        None,
+        description="Run the suite in a container of this image on the environment's "
+        "network (docker runtime), its cwd and the run dir mounted at the same paths; "
+        "by default it runs on the host against published ports.",
+    )
 
 
 class Budget(Model):

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from orchestrator.secrets import Redactor
     from orchestrator.settings import Settings
     from orchestrator.state import EnvRecord
+    from orchestrator.suites import ContainerSuite, SuiteResult
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,15 @@ class Runtime(abc.ABC):
 
     def detach(self, env: EnvironmentContext, until: float) -> None:  # noqa: B027 (optional hook)
         """The environment outlives this process (``envctl up``) until ``until``."""
+
+    def run_suite_in_image(self, env: EnvironmentContext, suite: ContainerSuite) -> SuiteResult:
+        """Run a suite in a container on the environment's network (``suite.image``)."""
+        from orchestrator.exceptions import UsageError
+
+        raise UsageError(
+            f"suite {suite.name!r} sets `image`, which needs a container runtime",
+            hint="run with --runtime docker, or remove `image` to run it on the host",
+        )
 
     def logs_text(self, record: EnvRecord, service: str) -> str | None:
         """All of a service's output so far, or None when there is none."""

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from orchestrator.blueprint.loader import LoadedBlueprint
     from orchestrator.readiness import Probe
     from orchestrator.secrets import Redactor
+    from orchestrator.suites import ContainerSuite, SuiteResult
 
 log = logging.getLogger(__name__)
 
@@ -382,6 +383,14 @@ class DockerRuntime(Runtime):
             container.stop(timeout=STOP_TIMEOUT)
         except errors().NotFound:
             pass
+
+    def run_suite_in_image(self, env: EnvironmentContext, suite: ContainerSuite) -> SuiteResult:
+        from orchestrator.runtime.docker import suite as container_suite
+
+        state = self._env(env.env_id)
+        return container_suite.run(
+            self.client, state.network, state.common_labels, env.env_id, suite
+        )
 
     def detach(self, env: EnvironmentContext, until: float) -> None:
         state = self._envs.get(env.env_id)

@@ -195,3 +195,22 @@ def test_the_images_healthcheck_gates_readiness(cli: Cli, docker_client: Any) ->
     message = data["error"]["message"]
     assert "not ready after 6s" in message and "docker healthcheck" in message, message
     assert labelled(docker_client, data["env"]) == []
+
+
+def test_a_suite_with_an_image_runs_on_the_environments_network(
+    cli: Cli, docker_client: Any
+) -> None:
+    done = cli(
+        "run", f"{BP}/pair.yaml", "--runtime", "docker", "--suite", "inside", "-o", "json",
+        timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    data = json.loads(done.stdout)
+    [suite] = data["suites"]
+    assert suite["name"] == "inside" and suite["status"] == "passed"
+    run_dir = Path(data["run_dir"])
+    # It saw the in-network address, and wrote into the run dir mounted at the same path.
+    assert (run_dir / "inside.txt").read_text() == "cache:6379"
+    log = (run_dir / "logs" / "suite-inside.log").read_text()
+    assert "reached cache 6379 redis://:***@cache:6379/0" in log, "output kept, secret redacted"
+    assert labelled(docker_client, data["env"]) == []
