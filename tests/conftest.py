@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -32,6 +33,29 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if os.environ.get("CI") and report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped in CI ({report.longrepr}); .ci/run must provide it"
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[Any]:
+    docker = pytest.importorskip("docker", reason="the Docker SDK is not installed")
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as exc:
+        pytest.skip(f"no Docker Engine answers: {exc}")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def built_images(docker_client: Any) -> dict[str, str]:
+    """The images the blueprints name, built locally (cached: seconds when up to date)."""
+    spec = importlib.util.spec_from_file_location("envctl_images", ROOT / "images" / "build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    built: dict[str, str] = module.ensure()
+    return built
 
 
 @pytest.fixture

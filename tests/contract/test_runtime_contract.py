@@ -21,7 +21,7 @@ from orchestrator.exceptions import ServiceError
 from orchestrator.plan import Resolver
 from orchestrator.readiness import TcpProbe, wait_ready
 from orchestrator.runtime import registry
-from orchestrator.runtime.base import EnvironmentContext, Runtime, ServiceHandle
+from orchestrator.runtime.base import Endpoint, EnvironmentContext, Runtime, ServiceHandle
 from orchestrator.secrets import Redactor, SecretStore
 from orchestrator.settings import Settings
 from orchestrator.state import EnvRecord, StateStore, this_host
@@ -33,18 +33,23 @@ apiVersion: envctl/v1
 kind: Blueprint
 metadata: {name: contract}
 services:
-  cache: {engine: redis, env: {REDIS_PASSWORD: "${secret.PW}"}}
+  cache: {image: "redis:7.0", engine: redis, env: {REDIS_PASSWORD: "${secret.PW}"}}
   app:
+    image: "orders:1.42.0"  # any Python image without a HEALTHCHECK of its own
     ports: [8000]
     env: {TOKEN: "${secret.PW}"}
     local: {command: "python -m http.server --bind 127.0.0.1 ${self.port}"}
+    docker: {command: "python3 -m http.server 8000"}
   broken:
+    image: "orders:1.42.0"
     local: {command: "true", cwd: does-not-exist}
+    docker: {command: "/does-not-exist"}
 """
 
 RUNTIMES = [
     pytest.param("fake", id="fake"),
     pytest.param("local", id="local", marks=pytest.mark.local),
+    pytest.param("docker", id="docker", marks=pytest.mark.docker),
 ]
 
 
@@ -103,6 +108,8 @@ def make_harness(name: str, tmp_path: Path, suffix: str = "a") -> Harness:
 
 @pytest.fixture(params=RUNTIMES)
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    if request.param == "docker":
+        request.getfixturevalue("built_images")  # the blueprint's images, built locally
     h = make_harness(request.param, tmp_path)
     yield h
     h.runtime.destroy(h.record([]))
@@ -114,14 +121,21 @@ def wait_running(h: Harness, handle: ServiceHandle) -> None:
     wait_ready(h.runtime, h.env, handle, probe, Readiness(timeout=20), threading.Event())
 
 
+def host_views(h: Harness) -> set[Endpoint]:
+    """Where the host reaches each service: on a container network the in-environment
+    names may repeat across environments (they are isolated); the host's view may not."""
+    names = [n for n, e in h.resolver.internal.items() if e.port is not None]
+    return {h.runtime.host_endpoint(h.env, n) or h.resolver.internal[n] for n in names}
+
+
 def test_addresses_are_distinct_within_and_across_environments(
     harness: Harness, tmp_path: Path
 ) -> None:
-    ours = set(harness.resolver.internal.values())
-    assert len(ours) == 3
+    assert len(set(harness.resolver.internal.values())) == 3
+    ours = host_views(harness)
     other = make_harness(harness.runtime.name, tmp_path / "other", suffix="b")
     try:
-        assert not ours & set(other.resolver.internal.values())
+        assert not ours & host_views(other)
     finally:
         other.runtime.destroy(other.record([]))
 

@@ -159,7 +159,9 @@ class DockerRuntime(Runtime):
         # Everything the host must reach: each service's port, the fault proxy's API and
         # the listeners of links whose consumer is the suite (which runs on the host).
         targets = {
-            name: Endpoint(name, svc.ports[0]) for name, svc in model.services.items() if svc.ports
+            name: Endpoint(name, port)
+            for name, svc in model.services.items()
+            if (port := _service_port(svc)) is not None
         }
         state.internal.update(targets)
         if model.links:
@@ -225,7 +227,7 @@ class DockerRuntime(Runtime):
         state = self._env(env.env_id)
         if name in state.internal:
             return state.internal[name]
-        return Endpoint(name, service.ports[0] if service.ports else None)
+        return Endpoint(name, _service_port(service))
 
     def host_endpoint(self, env: EnvironmentContext, name: str) -> Endpoint | None:
         return self._env(env.env_id).published.get(name)
@@ -487,6 +489,17 @@ def _background(fn: Callable[..., T], *args: Any) -> Future[T]:
 
     threading.Thread(target=run, daemon=True).start()
     return future
+
+
+def _service_port(service: Service) -> int | None:
+    """The port others reach it on: the first declared, else its engine's usual one."""
+    if service.ports:
+        return service.ports[0]
+    if service.engine is not None:
+        from orchestrator.engines import adapter
+
+        return adapter(service.engine).default_port
+    return None
 
 
 def _image_of(service: Service) -> str | None:
