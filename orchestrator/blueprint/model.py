@@ -140,11 +140,16 @@ class LocalOverride(Model):
 
 
 class ContainerOverride(Model):
-    """Settings for the docker and kubernetes runtimes (used by their own issues)."""
+    """Settings for the docker and kubernetes runtimes."""
 
     image: str | None = None
     command: str | None = None
     env: EnvMap = Field(default_factory=dict)
+    host_port: Annotated[int, Field(ge=1, le=65535)] | None = Field(
+        None,
+        description="Publish the service on this fixed port of 127.0.0.1 (docker), for "
+        "tools that want a stable address; by default the engine picks a free one.",
+    )
 
 
 class Service(Model):

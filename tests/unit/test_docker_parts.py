@@ -30,11 +30,10 @@ def test_unpinned_images_are_recognised(reference: str, moving: bool) -> None:
 
 
 def test_labels_carry_env_store_and_expiry() -> None:
-    found = labels.base("env-1", "/state", "1:2@host", 100.0, {labels.OWNER: "", "x": "y"})
+    found = labels.base("env-1", "/state", "1:2@host", 100.4, {labels.OWNER: "", "x": "y"})
     assert found[labels.ENV] == "env-1" and found[labels.STORE] == "/state"
+    assert found[labels.EXPIRES_AT] == "100"
     assert labels.OWNER not in found, "empty labels are left out"
-    assert labels.expired(found, now=101.0) and not labels.expired(found, now=99.0)
-    assert not labels.expired({}, now=1e12), "no expiry label: never expired by ttl"
 
 
 def test_gateway_routes_every_target_on_its_own_port() -> None:

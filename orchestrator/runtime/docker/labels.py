@@ -8,13 +8,12 @@ depends on a name a user might also have used.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Mapping
 
 ENV = "envctl.env"
 BLUEPRINT = "envctl.blueprint"
 OWNER = "envctl.owner"
-EXPIRES_AT = "envctl.expires-at"  # unix seconds, for gc when no state store knows the env
+EXPIRES_AT = "envctl.expires-at"  # unix seconds: when the ttl ends (for people and tools)
 SESSION = "envctl.session"  # which envctl process created it (pid@host:start)
 STORE = "envctl.store"  # the state store, so one store's gc leaves another's alone
 SERVICE = "envctl.service"
@@ -47,13 +46,6 @@ def base(
         EXPIRES_AT: str(int(expires_at)),
         **{k: v for k, v in extra.items() if v},
     }
-
-
-def expired(labels: Mapping[str, str], now: float | None = None) -> bool:
-    try:
-        return float(labels.get(EXPIRES_AT, "")) < (time.time() if now is None else now)
-    except ValueError:
-        return False
 
 
 def _safe(name: str) -> str:

@@ -36,7 +36,7 @@ from orchestrator.blueprint.model import Engine, Service
 from orchestrator.exceptions import BlueprintError, RuntimeUnavailable, ServiceError
 from orchestrator.links import API_PORT as PROXY_API_PORT
 from orchestrator.links import PROXY_SERVICE
-from orchestrator.ownership import is_same_process, this_process
+from orchestrator.ownership import this_process
 from orchestrator.runtime.base import (
     Endpoint,
     EnvironmentContext,
@@ -173,7 +173,13 @@ class DockerRuntime(Runtime):
                 state.internal[f"{PROXY_SERVICE}-{link.name}"] = listener
                 if link.from_ == "suite":
                     targets[f"{PROXY_SERVICE}-{link.name}"] = listener
-        self._start_gateway(env, state, gateway.routes(targets), internal_net, edge_net)
+        fixed = {
+            name: svc.docker.host_port
+            for name, svc in model.services.items()
+            if svc.docker and svc.docker.host_port and name in targets
+        }
+        routes = gateway.routes(targets)
+        self._start_gateway(env, state, routes, fixed, internal_net, edge_net)
         state.leash = watchdog_started.result()
 
     def _create_watchdog(self, env: EnvironmentContext, state: _Env) -> Any:
@@ -198,12 +204,13 @@ class DockerRuntime(Runtime):
         env: EnvironmentContext,
         state: _Env,
         routes: list[gateway.Route],
+        fixed: dict[str, int],
         internal_net: Any,
         edge_net: Any,
     ) -> None:
         ports: dict[str, Any] = {f"{gateway.API_PORT}/tcp": ("127.0.0.1", None)}
         for route in routes:
-            ports[f"{route.container_port}/tcp"] = ("127.0.0.1", None)
+            ports[f"{route.container_port}/tcp"] = ("127.0.0.1", fixed.get(route.name))
         container = self.client.containers.create(
             state.images[PROXY_SERVICE].id,
             command=["proxy", "serve", "--config", gateway.CONFIG_PATH],
@@ -214,7 +221,20 @@ class DockerRuntime(Runtime):
         )
         _put_file(container, gateway.CONFIG_PATH, json.dumps(gateway.config(routes)))
         internal_net.connect(container, aliases=[labels.GATEWAY])
-        container.start()
+        try:
+            container.start()
+        except errors().APIError as exc:
+            taken = [f"{port} ({name})" for name, port in sorted(fixed.items())]
+            if taken and ("already allocated" in str(exc) or "already in use" in str(exc)):
+                raise ServiceError(
+                    labels.GATEWAY,
+                    f"cannot publish on 127.0.0.1: a port is already in use: {_explain(exc)}",
+                    hint=f"fixed ports asked for (docker.host_port): {', '.join(taken)}; "
+                    "free the port, choose another, or drop host_port to let Docker pick",
+                ) from None
+            raise ServiceError(
+                labels.GATEWAY, f"Docker could not start it: {_explain(exc)}"
+            ) from None
         state.gateway_api = Endpoint("127.0.0.1", _host_port(container, gateway.API_PORT))
         for route in routes:
             state.published[route.name] = Endpoint(
@@ -416,27 +436,24 @@ class DockerRuntime(Runtime):
         return failures
 
     def orphans(self) -> set[str]:
-        """Environments with resources here that this store owns, or that nobody does:
-        their envctl process is gone, or their ttl has passed."""
-        found: set[str] = set()
-        selector = {"label": labels.ENV}
+        """Environments of this state store with resources on the engine.
+
+        Only this store's: another store's environment may be a live run past its ttl or
+        a detached `up` whose creator exited, and only its own store (or its watchdog,
+        which knows which) can tell. Whatever a dead envctl leaves, its watchdog removes.
+        """
+        selector = {"label": f"{labels.STORE}={self.store_id}"}
         client = self.client
         listed: list[Any] = [
             *client.containers.list(all=True, filters=selector),
             *client.networks.list(filters=selector),
             *client.volumes.list(filters=selector),
         ]
+        found: set[str] = set()
         for item in listed:
             item_labels = item.attrs.get("Labels") or item.attrs.get("Config", {}).get("Labels")
-            item_labels = item_labels or {}
-            env_id = item_labels.get(labels.ENV)
-            if not env_id:
-                continue
-            ours = item_labels.get(labels.STORE) == self.store_id
-            abandoned = labels.expired(item_labels) or _owner_gone(
-                item_labels.get(labels.SESSION, "")
-            )
-            if ours or abandoned:
+            env_id = (item_labels or {}).get(labels.ENV)
+            if env_id:
                 found.add(env_id)
         return found
 
@@ -577,18 +594,6 @@ def _get_file(container: Any, path: str) -> str | None:
             return None
         handle = tar.extractfile(member)
         return handle.read().decode("utf-8", errors="replace") if handle else None
-
-
-def _owner_gone(session: str) -> bool:
-    """``pid:start@host`` (the ``envctl.session`` label): gone, when on this host."""
-    who, _, host = session.partition("@")
-    if host != this_host():
-        return False
-    pid, _, started = who.partition(":")
-    try:
-        return not is_same_process(int(pid), float(started))
-    except ValueError:
-        return False
 
 
 def _explain(exc: Any) -> str:

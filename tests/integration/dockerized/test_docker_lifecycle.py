@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -214,3 +215,27 @@ def test_a_suite_with_an_image_runs_on_the_environments_network(
     log = (run_dir / "logs" / "suite-inside.log").read_text()
     assert "reached cache 6379 redis://:***@cache:6379/0" in log, "output kept, secret redacted"
     assert labelled(docker_client, data["env"]) == []
+
+
+def test_a_fixed_host_port_that_is_taken_is_one_clear_error(
+    cli: Cli, docker_client: Any, state_dir: Path, tmp_path: Path
+) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        blueprint = tmp_path / "fixed.yaml"
+        blueprint.write_text(
+            "apiVersion: envctl/v1\nkind: Blueprint\nmetadata: {name: fixed}\n"
+            "services:\n"
+            f"  cache: {{image: 'redis:7.0', engine: redis, docker: {{host_port: {port}}}}}\n"
+            "suites: [{name: check, run: 'true'}]\n"
+        )
+        done = cli("run", str(blueprint), "--runtime", "docker", "-o", "json")
+    data = json.loads(done.stdout)
+    assert done.returncode == 3 and data["status"] == "error"
+    assert "a port is already in use" in data["error"]["message"]
+    assert f"{port} (cache)" in data["error"]["hint"]
+    assert "Traceback" not in done.stderr
+    assert labelled(docker_client, data["env"]) == []
+    assert recorded(state_dir, data["env"])["status"] == "error"
