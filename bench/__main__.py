@@ -17,7 +17,15 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from bench import RESULTS_DIR, SERVICES, MeasurementError, figures, plain_script, proxy_bench
+from bench import (
+    RESULTS_DIR,
+    SERVICES,
+    MeasurementError,
+    docker_bench,
+    figures,
+    plain_script,
+    proxy_bench,
+)
 from bench.envctl_cli import Envctl, python_startup
 from bench.figures import Samples
 from orchestrator.blueprint.model import Readiness
@@ -114,6 +122,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         "--json", type=Path, default=RESULTS_DIR / "latest.json", help="where to write results"
     )
     proxy_bench.add_arguments(parser)
+    docker_bench.add_arguments(parser)  # after proxy_bench's --only, which it extends
     args = parser.parse_args(argv)
     if args.runs < 1 or args.help_runs < 1 or args.poll_interval <= 0:
         parser.error("--runs and --help-runs must be ≥ 1, --poll-interval > 0")
@@ -131,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
     if args.only == "proxy":
         return proxy_bench.main_only(args)
+    if args.only == "docker":
+        return docker_bench.main_only(args)
     state_dir = Path(tempfile.mkdtemp(prefix="bench-envctl-state-"))
     samples = Samples()
     errors: list[str] = []
@@ -178,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             bench.warnings.append(f"cleanup: {note}")
         shutil.rmtree(state_dir, ignore_errors=True)
     proxy = proxy_bench.run_for(args, errors, bench.warnings)  # {"proxy": …} or {}
+    docker = docker_bench.run_for(args, errors, bench.warnings)  # {"docker": …} or {}
     settings = {
         "help_runs": args.help_runs,
         "plain_poll_interval_s": args.poll_interval,
@@ -187,9 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         "services": list(SERVICES),
         "wall_s": round(time.monotonic() - started, 1),
     }
-    data = figures.report(samples, args.runs, settings, errors, bench.warnings) | proxy
+    data = figures.report(samples, args.runs, settings, errors, bench.warnings) | proxy | docker
     figures.write(data, args.json)
-    print(figures.table(data) + proxy_bench.table_after(data))
+    print(figures.table(data) + proxy_bench.table_after(data) + docker_bench.table_after(data))
     print(f"\nwrote {args.json}")
     return 1 if errors else 0
 
