@@ -19,7 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.engines import NotReady
+from orchestrator.exceptions import ServiceError
 from orchestrator.runtime.base import Endpoint
+from orchestrator.runtime.docker import containers
+from orchestrator.runtime.docker.client import errors
+from orchestrator.runtime.docker.labels import GATEWAY
 
 API_PORT = 8475
 FIRST_PORT = 20000
@@ -57,6 +61,56 @@ def config(routes_: list[Route]) -> dict[str, Any]:
         ],
         "schedules": [],
     }
+
+
+def start(
+    client: Any,
+    image_id: str,
+    name: str,
+    container_labels: dict[str, str],
+    routes_: list[Route],
+    fixed: dict[str, int],
+    networks: tuple[Any, Any],
+) -> tuple[Endpoint, dict[str, Endpoint]]:
+    """Start the gateway on (internal, edge); return its API and each route's host view.
+
+    ``fixed``: route name → the 127.0.0.1 port asked for (``docker.host_port``); every
+    other route gets whatever free port the engine picks.
+    """
+    internal_net, edge_net = networks
+    ports: dict[str, Any] = {f"{API_PORT}/tcp": ("127.0.0.1", None)}
+    for route in routes_:
+        ports[f"{route.container_port}/tcp"] = ("127.0.0.1", fixed.get(route.name))
+    container = client.containers.create(
+        image_id,
+        command=["proxy", "serve", "--config", CONFIG_PATH],
+        name=name,
+        labels=container_labels,
+        network=edge_net.name,
+        ports=ports,
+    )
+    containers.put_file(container, CONFIG_PATH, json.dumps(config(routes_)))
+    internal_net.connect(container, aliases=[GATEWAY])
+    try:
+        container.start()
+    except errors().APIError as exc:
+        taken = [f"{port} ({route})" for route, port in sorted(fixed.items())]
+        if taken and ("already allocated" in str(exc) or "already in use" in str(exc)):
+            raise ServiceError(
+                GATEWAY,
+                "cannot publish on 127.0.0.1: a port is already in use: " + containers.explain(exc),
+                hint=f"fixed ports asked for (docker.host_port): {', '.join(taken)}; "
+                "free the port, choose another, or drop host_port to let Docker pick",
+            ) from None
+        raise ServiceError(
+            GATEWAY, f"Docker could not start it: {containers.explain(exc)}"
+        ) from None
+    api = Endpoint("127.0.0.1", containers.host_port(container, API_PORT))
+    published = {
+        r.name: Endpoint("127.0.0.1", containers.host_port(container, r.container_port))
+        for r in routes_
+    }
+    return api, published
 
 
 @dataclass(frozen=True)

@@ -18,19 +18,17 @@ is all ``destroy``, ``gc`` and the watchdog go by.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
-import os
 import shlex
-import tarfile
+import shutil
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.blueprint.model import Engine, Service
 from orchestrator.exceptions import BlueprintError, RuntimeUnavailable, ServiceError
@@ -44,7 +42,7 @@ from orchestrator.runtime.base import (
     ServiceHandle,
     ServiceSpec,
 )
-from orchestrator.runtime.docker import gateway, images, labels, removal, watchdog
+from orchestrator.runtime.docker import containers, gateway, images, labels, removal, watchdog
 from orchestrator.runtime.docker.client import connect, errors
 from orchestrator.runtime.docker.health import HealthcheckProbe
 from orchestrator.settings import Settings
@@ -58,12 +56,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 STOP_TIMEOUT = 10
 FIRST_LINK_PORT = 10001  # the fault proxy's listeners inside its container
 PROXY_CONFIG_PATH = "/etc/envctl/proxy.json"
 PROXY_EVENTS_PATH = "/var/log/envctl/proxy-events.jsonl"
-DOCKER_SOCKET = "/var/run/docker.sock"
+WATCHDOG_WORK_DIR = "/envctl/work"  # the env's work dir, for the watchdog to empty
 
 
 @dataclass
@@ -74,9 +71,26 @@ class _Env:
     images: dict[str, images.ResolvedImage]
     common_labels: dict[str, str]
     internal: dict[str, Endpoint] = field(default_factory=dict)
-    published: dict[str, Endpoint] = field(default_factory=dict)
-    gateway_api: Endpoint | None = None
-    leash: watchdog.Leash | None = None
+    gateway: Future[tuple[Endpoint, dict[str, Endpoint]]] | None = None
+    watchdog_start: Future[watchdog.Leash] | None = None  # runs in the background
+
+    def leash(self, wait: float = 15.0) -> watchdog.Leash | None:
+        """envctl's connection to the watchdog; None if the watchdog did not start."""
+        if self.watchdog_start is None:
+            return None
+        try:
+            return self.watchdog_start.result(timeout=wait)
+        except Exception as exc:  # reported by whoever needed it; teardown goes on
+            log.warning("the watchdog did not start: %s", exc)
+            return None
+
+    def published(self) -> dict[str, Endpoint]:
+        """The gateway's host ports by route; waits for the gateway (started in the
+        background so the services' containers start meanwhile) and raises its error."""
+        return self.gateway.result()[1] if self.gateway is not None else {}
+
+    def gateway_api(self) -> Endpoint | None:
+        return self.gateway.result()[0] if self.gateway is not None else None
 
 
 class DockerRuntime(Runtime):
@@ -140,7 +154,9 @@ class DockerRuntime(Runtime):
         # The watchdog's container exists before anything else does; it starts (~0.4 s)
         # while the networks and the gateway are made.
         watchdog_container = self._create_watchdog(env, state)
-        watchdog_started = _background(self._start_watchdog, env.env_id, watchdog_container)
+        watchdog_started = containers.background(
+            self._start_watchdog, env.env_id, watchdog_container
+        )
         internal_net = client.networks.create(
             state.network,
             driver="bridge",
@@ -179,67 +195,40 @@ class DockerRuntime(Runtime):
             if svc.docker and svc.docker.host_port and name in targets
         }
         routes = gateway.routes(targets)
-        self._start_gateway(env, state, routes, fixed, internal_net, edge_net)
-        state.leash = watchdog_started.result()
+        state.gateway = containers.background(
+            gateway.start,
+            client,
+            state.images[PROXY_SERVICE].id,
+            labels.container_name(env.env_id, labels.GATEWAY),
+            {**common, labels.ROLE: "gateway"},
+            routes,
+            fixed,
+            (internal_net, edge_net),
+        )
+        state.watchdog_start = watchdog_started
 
     def _create_watchdog(self, env: EnvironmentContext, state: _Env) -> Any:
         name = labels.container_name(env.env_id, labels.WATCHDOG)
         return self.client.containers.create(
             state.images[PROXY_SERVICE].id,
             entrypoint=["python3", "-m", "orchestrator.runtime.docker.watchdog"],
-            command=["--env", env.env_id, "--self", name],
+            command=["--env", env.env_id, "--self", name, "--wipe", WATCHDOG_WORK_DIR],
             name=name,
             labels={**state.common_labels, labels.ROLE: "watchdog"},
-            volumes={_docker_socket(self.client): {"bind": DOCKER_SOCKET, "mode": "rw"}},
+            volumes={
+                containers.docker_socket(self.client): {
+                    "bind": containers.DOCKER_SOCKET,
+                    "mode": "rw",
+                },
+                str(env.work_dir): {"bind": WATCHDOG_WORK_DIR, "mode": "rw"},
+            },
             ports={f"{watchdog.PORT}/tcp": ("127.0.0.1", None)},
             auto_remove=True,
         )
 
     def _start_watchdog(self, env_id: str, container: Any) -> watchdog.Leash:
         container.start()
-        return watchdog.Leash(env_id, "127.0.0.1", _host_port(container, watchdog.PORT))
-
-    def _start_gateway(
-        self,
-        env: EnvironmentContext,
-        state: _Env,
-        routes: list[gateway.Route],
-        fixed: dict[str, int],
-        internal_net: Any,
-        edge_net: Any,
-    ) -> None:
-        ports: dict[str, Any] = {f"{gateway.API_PORT}/tcp": ("127.0.0.1", None)}
-        for route in routes:
-            ports[f"{route.container_port}/tcp"] = ("127.0.0.1", fixed.get(route.name))
-        container = self.client.containers.create(
-            state.images[PROXY_SERVICE].id,
-            command=["proxy", "serve", "--config", gateway.CONFIG_PATH],
-            name=labels.container_name(env.env_id, labels.GATEWAY),
-            labels={**state.common_labels, labels.ROLE: "gateway"},
-            network=edge_net.name,
-            ports=ports,
-        )
-        _put_file(container, gateway.CONFIG_PATH, json.dumps(gateway.config(routes)))
-        internal_net.connect(container, aliases=[labels.GATEWAY])
-        try:
-            container.start()
-        except errors().APIError as exc:
-            taken = [f"{port} ({name})" for name, port in sorted(fixed.items())]
-            if taken and ("already allocated" in str(exc) or "already in use" in str(exc)):
-                raise ServiceError(
-                    labels.GATEWAY,
-                    f"cannot publish on 127.0.0.1: a port is already in use: {_explain(exc)}",
-                    hint=f"fixed ports asked for (docker.host_port): {', '.join(taken)}; "
-                    "free the port, choose another, or drop host_port to let Docker pick",
-                ) from None
-            raise ServiceError(
-                labels.GATEWAY, f"Docker could not start it: {_explain(exc)}"
-            ) from None
-        state.gateway_api = Endpoint("127.0.0.1", _host_port(container, gateway.API_PORT))
-        for route in routes:
-            state.published[route.name] = Endpoint(
-                "127.0.0.1", _host_port(container, route.container_port)
-            )
+        return watchdog.Leash(env_id, "127.0.0.1", containers.host_port(container, watchdog.PORT))
 
     # addresses ------------------------------------------------------------------------
 
@@ -250,7 +239,7 @@ class DockerRuntime(Runtime):
         return Endpoint(name, _service_port(service))
 
     def host_endpoint(self, env: EnvironmentContext, name: str) -> Endpoint | None:
-        return self._env(env.env_id).published.get(name)
+        return self._env(env.env_id).published().get(name)
 
     # services ---------------------------------------------------------------------------
 
@@ -290,16 +279,16 @@ class DockerRuntime(Runtime):
         try:
             container = self.client.containers.create(image.id, **kwargs)
             if is_proxy:
-                _put_file(container, PROXY_CONFIG_PATH, self._proxy_config(env))
+                containers.put_file(container, PROXY_CONFIG_PATH, self._proxy_config(env))
             container.start()
         except errs.APIError as exc:
             self._remove_quietly(name)
             raise ServiceError(
                 spec.name,
-                f"Docker could not start it: {_explain(exc)}",
+                f"Docker could not start it: {containers.explain(exc)}",
                 hint="check the image, command and resources in the blueprint",
             ) from None
-        endpoint = state.published.get(spec.name) or Endpoint("127.0.0.1", None)
+        endpoint = state.published().get(spec.name) or Endpoint("127.0.0.1", None)
         details = {
             "container": container.name,
             "container_id": container.id,
@@ -344,8 +333,9 @@ class DockerRuntime(Runtime):
 
         probe = default
         state = self._env_of(handle)
-        if isinstance(default, TcpProbe) and state is not None and state.gateway_api:
-            probe = gateway.GatewayTcpProbe(state.gateway_api, handle.name)
+        api = state.gateway_api() if state is not None else None
+        if isinstance(default, TcpProbe) and api is not None:
+            probe = gateway.GatewayTcpProbe(api, handle.name)
         if handle.details.get("healthcheck"):
             container = self._container(handle)
             if container is not None:
@@ -393,7 +383,7 @@ class DockerRuntime(Runtime):
                 (target / f"{name}.log").write_text(redact(text), encoding="utf-8")
         proxy = self._by_name(labels.container_name(record.id, PROXY_SERVICE))
         if proxy is not None:
-            events = _get_file(proxy, PROXY_EVENTS_PATH)
+            events = containers.get_file(proxy, PROXY_EVENTS_PATH)
             if events is not None:
                 (record.run_dir / "proxy-events.jsonl").write_text(redact(events), encoding="utf-8")
 
@@ -416,7 +406,8 @@ class DockerRuntime(Runtime):
 
     def detach(self, env: EnvironmentContext, until: float) -> None:
         state = self._envs.get(env.env_id)
-        if state is not None and state.leash is not None and not state.leash.detach(until):
+        leash = state.leash() if state is not None else None
+        if leash is None or not leash.detach(until):
             log.warning("the watchdog of %s did not take over; `envctl gc` reaps it", env.env_id)
 
     # removal -----------------------------------------------------------------------------
@@ -426,13 +417,16 @@ class DockerRuntime(Runtime):
             client = self.client
         except RuntimeUnavailable as exc:
             if record.id in self._nothing_created:
-                return []
+                return _remove_work_dir(record.work_dir)
+            # The work dir stays: a later teardown needs its redaction list for the logs.
             return [f"docker resources of {record.id} ({exc.message})"]
         failures = removal.remove_labelled(client, record.id)
+        failures += _remove_work_dir(record.work_dir)
         with self._lock:
             state = self._envs.pop(record.id, None)
-        if state is not None and state.leash is not None:
-            state.leash.close()
+        leash = state.leash(wait=0) if state is not None else None
+        if leash is not None:
+            leash.close()
         return failures
 
     def orphans(self) -> set[str]:
@@ -458,7 +452,8 @@ class DockerRuntime(Runtime):
         return found
 
     def reap_orphan(self, env_id: str) -> Sequence[str]:
-        return removal.remove_labelled(self.client, env_id)
+        failures = removal.remove_labelled(self.client, env_id)
+        return failures + _remove_work_dir(self.settings.work_root / f"envctl-{env_id}")
 
     # helpers ---------------------------------------------------------------------------
 
@@ -494,18 +489,11 @@ class DockerRuntime(Runtime):
                 log.warning("could not remove %s: %s", name, exc)
 
 
-def _background(fn: Callable[..., T], *args: Any) -> Future[T]:
-    """Run ``fn`` on a thread of its own; the caller collects (or re-raises) via result()."""
-    future: Future[T] = Future()
-
-    def run() -> None:
-        try:
-            future.set_result(fn(*args))
-        except BaseException as exc:  # handed to whoever calls result()
-            future.set_exception(exc)
-
-    threading.Thread(target=run, daemon=True).start()
-    return future
+def _remove_work_dir(path: Path) -> list[str]:
+    """The environment's private dir on the host: proxy config, endpoints (URLs with
+    passwords), the redaction list. It must not outlive the environment."""
+    shutil.rmtree(path, ignore_errors=True)
+    return [f"directory {path}"] if path.exists() else []
 
 
 def _service_port(service: Service) -> int | None:
@@ -523,79 +511,3 @@ def _image_of(service: Service) -> str | None:
     if service.docker and service.docker.image:
         return service.docker.image
     return service.image
-
-
-def _docker_socket(client: Any) -> str:
-    """The host path of the engine's socket, for the watchdog to mount."""
-    base = str(getattr(client.api, "base_url", ""))
-    host = os.environ.get("DOCKER_HOST", "")
-    if host.startswith("unix://"):
-        return host.removeprefix("unix://")
-    if base.startswith("http+docker://") or not host:
-        return DOCKER_SOCKET
-    raise RuntimeUnavailable(
-        f"the watchdog needs the engine's unix socket, and DOCKER_HOST is {host!r}",
-        hint="run envctl on the Docker host (DOCKER_HOST=unix://...)",
-    )
-
-
-def _host_port(container: Any, container_port: int, wait: float = 10.0) -> int:
-    """The 127.0.0.1 port Docker published for ``container_port``."""
-    deadline = time.monotonic() + wait
-    while True:
-        container.reload()
-        bindings = (container.attrs.get("NetworkSettings") or {}).get("Ports") or {}
-        for binding in bindings.get(f"{container_port}/tcp") or []:
-            if binding.get("HostPort"):
-                return int(binding["HostPort"])
-        if time.monotonic() > deadline:
-            raise RuntimeUnavailable(
-                f"Docker published no port for {container.name}:{container_port}",
-                hint="check `docker logs " + container.name + "`",
-            )
-        time.sleep(0.05)
-
-
-def _put_file(container: Any, path: str, text: str) -> None:
-    data = text.encode("utf-8")
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        info = tarfile.TarInfo(PurePosixPath(path).name)
-        info.size = len(data)
-        info.mode = 0o644
-        tar.addfile(info, io.BytesIO(data))
-    parent = str(PurePosixPath(path).parent)
-    # put_archive needs the directory to exist; mkdir it through a one-entry archive.
-    _ensure_dir(container, parent)
-    container.put_archive(parent, buffer.getvalue())
-
-
-def _ensure_dir(container: Any, path: str) -> None:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        parts = [p for p in path.split("/") if p]
-        for i in range(len(parts)):
-            info = tarfile.TarInfo("/".join(parts[: i + 1]))
-            info.type = tarfile.DIRTYPE
-            info.mode = 0o755
-            tar.addfile(info)
-    container.put_archive("/", buffer.getvalue())
-
-
-def _get_file(container: Any, path: str) -> str | None:
-    try:
-        stream, _ = container.get_archive(path)
-    except errors().APIError:
-        return None
-    buffer = io.BytesIO(b"".join(stream))
-    with tarfile.open(fileobj=buffer) as tar:
-        member = tar.next()
-        if member is None:
-            return None
-        handle = tar.extractfile(member)
-        return handle.read().decode("utf-8", errors="replace") if handle else None
-
-
-def _explain(exc: Any) -> str:
-    text = str(getattr(exc, "explanation", None) or exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__

@@ -24,9 +24,11 @@ from __future__ import annotations
 import argparse
 import logging
 import select
+import shutil
 import socket
 import sys
 import time
+from pathlib import Path
 
 from orchestrator.runtime.docker.removal import remove_labelled
 
@@ -89,11 +91,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grace", type=float, default=1.0)
     parser.add_argument("--connect-within", type=float, default=10.0)
     parser.add_argument("--self", dest="own_name", help="this container's name")
+    parser.add_argument(
+        "--wipe", type=Path, help="the env's work dir, mounted: emptied with the rest"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s watchdog %(message)s")
     why = serve(args.env, args.port, args.grace, args.connect_within)
     import docker
 
+    if args.wipe is not None and args.wipe.is_dir():
+        # Endpoint URLs with passwords, the redaction list: not left on the host. The
+        # (empty) mount point itself goes with `envctl gc`, which also updates the state.
+        for entry in args.wipe.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
     client = docker.from_env()
     for attempt in range(3):  # an engine busy with the teardown of others may refuse once
         failures = remove_labelled(client, args.env, skip=args.own_name)
@@ -103,10 +116,6 @@ def main(argv: list[str] | None = None) -> int:
         log.warning("attempt %d left: %s", attempt + 1, "; ".join(failures))
         time.sleep(1.0)
     return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
 
 
 class Leash:
@@ -182,3 +191,7 @@ class Leash:
             if self._sock is not None:
                 self._sock.close()
                 self._sock = None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

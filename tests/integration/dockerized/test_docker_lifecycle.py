@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -99,11 +100,20 @@ def test_sigkill_during_run_is_reaped_by_the_watchdog_within_15s(
         proc.send_signal(signal.SIGKILL)
         killed = time.monotonic()
         proc.wait(timeout=10)
-        left = labelled(docker_client, env_id)
+        work_dir = Path(tempfile.gettempdir()) / f"envctl-{env_id}"
+
+        def remaining() -> list[str]:
+            # The work dir's (empty) mount point and the state row wait for `envctl gc`.
+            files = [str(p) for p in work_dir.rglob("*")] if work_dir.exists() else []
+            return [x for x in labelled(docker_client, env_id) if "work dir" not in x] + files
+
+        left = remaining()
         while left and time.monotonic() - killed < 15:
             time.sleep(0.25)
-            left = labelled(docker_client, env_id)
+            left = remaining()
         assert left == [], f"still there {time.monotonic() - killed:.1f}s after SIGKILL"
+        assert cli.json("gc")["reaped"][0]["env"] == env_id
+        assert labelled(docker_client, env_id) == [], "gc took the rest"
     finally:
         if proc.poll() is None:
             proc.kill()
