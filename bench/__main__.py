@@ -121,8 +121,14 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--json", type=Path, default=RESULTS_DIR / "latest.json", help="where to write results"
     )
+    parser.add_argument(
+        "--only",
+        choices=("envctl", "proxy", "docker"),
+        help="run only the envctl figures, the fault proxy's or the Docker runtime's "
+        "(default: all)",
+    )
     proxy_bench.add_arguments(parser)
-    docker_bench.add_arguments(parser)  # after proxy_bench's --only, which it extends
+    docker_bench.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.runs < 1 or args.help_runs < 1 or args.poll_interval <= 0:
         parser.error("--runs and --help-runs must be ≥ 1, --poll-interval > 0")

@@ -73,15 +73,7 @@ def _positive_float(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--docker-runs``, ``--no-docker``, ``--compose-health-interval``; and ``docker``
-    as a choice of ``--only`` (which bench/proxy_bench.py defines)."""
-    for action in parser._actions:
-        if "--only" in action.option_strings and action.choices is not None:
-            action.choices = (*action.choices, "docker")
-            action.help = (
-                "run only the envctl figures, the fault proxy's or the Docker runtime's "
-                "(default: all)"
-            )
+    """``--docker-runs``, ``--no-docker``, ``--compose-health-interval``."""
     parser.add_argument(
         "--docker-runs", type=_positive_int, help="rounds of the Docker figures (default: --runs)"
     )

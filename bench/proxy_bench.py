@@ -41,11 +41,6 @@ TARGETS: tuple[tuple[str, str, float], ...] = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--only",
-        choices=("envctl", "proxy"),
-        help="run only the envctl figures, or only the fault proxy's (default: both)",
-    )
-    parser.add_argument(
         "--proxy-runs", type=int, help="rounds of the proxy figures (default: --runs)"
     )
 
