@@ -234,9 +234,8 @@ class Session:
             listen = self.runtime.address(self.env, f"{PROXY_SERVICE}-{link.name}", service)
             planned.append(PlannedLink(link, listen, self.resolver.internal[link.to]))
             self.resolver.links[(link.from_, link.to)] = listen
-            if link.from_ == "suite":  # the suites run on the host: its view of the listener
-                host_view = self.runtime.host_endpoint(self.env, f"{PROXY_SERVICE}-{link.name}")
-                self.resolver.suite_links[link.to] = host_view or listen
+            if link.from_ == "suite":  # replaced by the host's view once the proxy runs
+                self.resolver.suite_links[link.to] = listen
         self.resolver.proxy_api = self.resolver.proxy_api_internal = api
         seed = self.loaded.model.proxy.seed
         self.proxy_seed = seed if seed is not None else random_source.randbelow(2**31)
@@ -280,6 +279,12 @@ class Session:
         if spec.name == PROXY_SERVICE:
             with self._lock:
                 self.resolver.proxy_api = handle.endpoint  # the host's view of its API
+                for link in self.loaded.model.links:
+                    if link.from_ == "suite":  # the suites run on the host
+                        name = f"{PROXY_SERVICE}-{link.name}"
+                        host_view = self.runtime.host_endpoint(self.env, name)
+                        if host_view is not None:
+                            self.resolver.suite_links[link.to] = host_view
             self.progress.step(f"ready    fault proxy at {handle.endpoint.address}")
             return
         with self._lock:

@@ -24,7 +24,7 @@ from orchestrator.blueprint import units
 API_VERSION = "envctl/v1"
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 RESERVED_SERVICE_NAMES = frozenset(
-    {"self", "secret", "env", "run", "suite", "envctl-proxy", "envctl-gateway", "envctl-watchdog"}
+    {"self", "secret", "env", "run", "suite", "envctl-proxy", "envctl-watchdog"}
 )
 
 Duration = Annotated[

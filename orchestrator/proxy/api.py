@@ -158,7 +158,6 @@ class ControlApi:
         add("GET", "/envctl/metrics", self.envctl_metrics)
         add("GET", "/envctl/schedules", self.schedules_show)
         add("POST", "/envctl/schedules/start", self.schedules_start)
-        add("GET", "/envctl/proxies/{proxy}/upstream", self.upstream_check)
         return app
 
     async def control(self, operation: Coroutine[Any, Any, T]) -> T:
@@ -336,24 +335,6 @@ class ControlApi:
 
     async def envctl_metrics(self, request: web.Request) -> web.Response:
         return web.json_response(self.server.metrics(), dumps=_dumps)
-
-    async def upstream_check(self, request: web.Request) -> web.Response:
-        """Can the proxy open a TCP connection to its upstream right now? A TCP readiness
-        probe through a proxy cannot tell: the proxy itself accepts every connection."""
-        host, port = self.server.upstream_of(request.match_info["proxy"])
-        try:
-            timeout = min(10.0, max(0.05, float(request.query.get("timeout", "1"))))
-        except ValueError:
-            raise ApiError(400, "timeout must be a number of seconds") from None
-        try:
-            async with asyncio.timeout(timeout):
-                _, writer = await asyncio.open_connection(host, port)
-        except (OSError, TimeoutError) as exc:
-            reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
-            body = {"upstream": f"{host}:{port}", "reachable": False, "error": reason}
-            return web.json_response(body, status=503)
-        writer.close()
-        return web.json_response({"upstream": f"{host}:{port}", "reachable": True})
 
     async def schedules_show(self, request: web.Request) -> web.Response:
         rows = self.schedules.status() if self.schedules else []

@@ -185,10 +185,6 @@ class ProxyServer:
     def proxy(self, name: str) -> ProxyConfig:
         return self._get(name).config()
 
-    def upstream_of(self, name: str) -> tuple[str, int]:
-        """Where ``name`` forwards new connections (raises ProxyNotFound)."""
-        return self._get(name).upstream_address
-
     # -- toxics -----------------------------------------------------------------------
 
     async def add_toxic(self, proxy_name: str, toxic: Toxic) -> Toxic:

@@ -1,5 +1,5 @@
-"""Parts of the Docker runtime that need no engine: names, pinning, the gateway's
-config, and the watchdog's protocol over real loopback sockets."""
+"""Parts of the Docker runtime that need no engine: names, pinning, and the
+watchdog's protocol over real loopback sockets."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import time
 
 import pytest
 
-from orchestrator.runtime.base import Endpoint
-from orchestrator.runtime.docker import gateway, labels, watchdog
+from orchestrator.runtime.docker import labels, watchdog
 from orchestrator.runtime.docker.images import unpinned
 
 
@@ -34,15 +33,6 @@ def test_labels_carry_env_store_and_expiry() -> None:
     assert found[labels.ENV] == "env-1" and found[labels.STORE] == "/state"
     assert found[labels.EXPIRES_AT] == "100"
     assert labels.OWNER not in found, "empty labels are left out"
-
-
-def test_gateway_routes_every_target_on_its_own_port() -> None:
-    routes = gateway.routes({"db": Endpoint("db", 5432), "api": Endpoint("api", 5432)})
-    assert len({r.container_port for r in routes}) == 2
-    config = gateway.config(routes)
-    upstreams = {p["name"]: p["upstream"] for p in config["proxies"]}
-    assert upstreams == {"db": "db:5432", "api": "api:5432"}
-    assert all(p["toxics"] == [] for p in config["proxies"]), "the gateway injects nothing"
 
 
 def _free_port() -> int:

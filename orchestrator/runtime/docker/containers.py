@@ -47,8 +47,9 @@ def docker_socket(client: Any) -> str:
     )
 
 
-def host_port(container: Any, container_port: int, wait: float = 10.0) -> int:
-    """The 127.0.0.1 port Docker published for ``container_port``."""
+def host_port(container: Any, container_port: int, wait: float = 10.0) -> int | None:
+    """The 127.0.0.1 port Docker published for ``container_port``; None once the
+    container has stopped (a stopped container publishes nothing: its exit is the news)."""
     deadline = time.monotonic() + wait
     while True:
         container.reload()
@@ -56,6 +57,8 @@ def host_port(container: Any, container_port: int, wait: float = 10.0) -> int:
         for binding in bindings.get(f"{container_port}/tcp") or []:
             if binding.get("HostPort"):
                 return int(binding["HostPort"])
+        if (container.attrs.get("State") or {}).get("Status") in ("exited", "dead"):
+            return None
         if time.monotonic() > deadline:
             raise RuntimeUnavailable(
                 f"Docker published no port for {container.name}:{container_port}",

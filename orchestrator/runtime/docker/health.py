@@ -1,7 +1,9 @@
-"""Readiness from the image's own HEALTHCHECK, next to the blueprint's probe."""
+"""Docker's own readiness signals: the image's HEALTHCHECK, and a TCP connect to the
+container's address (published ports accept connections before the service listens)."""
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -38,3 +40,30 @@ class HealthcheckProbe:
             said = f": {last[-1][:200]}" if last else ""
             raise NotReady(f"healthcheck {status}{said}")
         return self.inner.check(endpoint, timeout) if self.inner else None
+
+
+@dataclass(frozen=True)
+class ContainerTcpProbe:
+    """TCP readiness at the container's address on the environment's network.
+
+    A published port is served by Docker's port proxy, which accepts every connection
+    and only then dials the container: a connect there proves nothing. The host routes
+    to its bridge networks (Linux), so it asks the container itself.
+    """
+
+    container: Any
+    network: str
+    port: int
+    description: str = "tcp connect (container address)"
+
+    def check(self, endpoint: Endpoint, timeout: float) -> str | None:
+        self.container.reload()
+        networks = (self.container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
+        address = (networks.get(self.network) or {}).get("IPAddress")
+        if not address:
+            raise NotReady("the container has no address yet")
+        try:
+            with socket.create_connection((address, self.port), timeout=timeout):
+                return None
+        except OSError as exc:
+            raise NotReady(f"tcp {address}:{self.port}: {exc.strerror or exc}") from None

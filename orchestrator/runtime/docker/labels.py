@@ -17,9 +17,8 @@ EXPIRES_AT = "envctl.expires-at"  # unix seconds: when the ttl ends (for people 
 SESSION = "envctl.session"  # which envctl process created it (pid@host:start)
 STORE = "envctl.store"  # the state store, so one store's gc leaves another's alone
 SERVICE = "envctl.service"
-ROLE = "envctl.role"  # service | gateway | proxy | watchdog | suite
+ROLE = "envctl.role"  # service | proxy | watchdog | suite
 
-GATEWAY = "envctl-gateway"
 WATCHDOG = "envctl-watchdog"
 
 

@@ -1,13 +1,15 @@
-"""The Docker runtime: each service a container, each environment its own network.
+"""The Docker runtime: each service a container, each environment its own networks.
 
 Per environment, in the order ``prepare`` creates them:
 
 1. a watchdog container (``watchdog.py``) that removes everything below if this envctl
    process dies — created first, so nothing can leak before it watches;
 2. an internal bridge network (no egress unless the blueprint says ``egress: true``) on
-   which services reach each other by their blueprint names, and an "edge" bridge with
-   masquerading off, for the gateway's published ports;
-3. the gateway (``gateway.py``): the only container with ports published, on 127.0.0.1.
+   which services reach each other by their blueprint names;
+3. an "edge" bridge for publishing ports on 127.0.0.1 only: Docker publishes nothing
+   for a container that is only on an internal network. IP masquerading is off (no
+   traffic leaves through it) and so is inter-container traffic (no path around the
+   fault proxy's links), so it adds a door from the host and nothing else.
 
 Then ``start`` creates one container per service from the image the blueprint names
 (resolved to an image ID, recorded on the run), with the blueprint's resources as limits
@@ -42,9 +44,9 @@ from orchestrator.runtime.base import (
     ServiceHandle,
     ServiceSpec,
 )
-from orchestrator.runtime.docker import containers, gateway, images, labels, removal, watchdog
+from orchestrator.runtime.docker import containers, images, labels, removal, watchdog
 from orchestrator.runtime.docker.client import connect, errors
-from orchestrator.runtime.docker.health import HealthcheckProbe
+from orchestrator.runtime.docker.health import ContainerTcpProbe, HealthcheckProbe
 from orchestrator.settings import Settings
 from orchestrator.state import EnvRecord, this_host
 
@@ -67,11 +69,15 @@ WATCHDOG_WORK_DIR = "/envctl/work"  # the env's work dir, for the watchdog to em
 class _Env:
     """What this process knows of one environment it is building."""
 
-    network: str
+    network: str  # internal: services reach each other here, by name
+    edge: str  # publishes ports on 127.0.0.1; no NAT, no traffic between containers
     images: dict[str, images.ResolvedImage]
     common_labels: dict[str, str]
     internal: dict[str, Endpoint] = field(default_factory=dict)
-    gateway: Future[tuple[Endpoint, dict[str, Endpoint]]] | None = None
+    fixed_ports: dict[str, int] = field(default_factory=dict)  # docker.host_port
+    # The fault proxy's listeners the host uses (suite links), by name → container port.
+    proxy_published: dict[str, int | None] = field(default_factory=dict)
+    published: dict[str, Endpoint] = field(default_factory=dict)  # host views, once up
     watchdog_start: Future[watchdog.Leash] | None = None  # runs in the background
 
     def leash(self, wait: float = 15.0) -> watchdog.Leash | None:
@@ -83,14 +89,6 @@ class _Env:
         except Exception as exc:  # reported by whoever needed it; teardown goes on
             log.warning("the watchdog did not start: %s", exc)
             return None
-
-    def published(self) -> dict[str, Endpoint]:
-        """The gateway's host ports by route; waits for the gateway (started in the
-        background so the services' containers start meanwhile) and raises its error."""
-        return self.gateway.result()[1] if self.gateway is not None else {}
-
-    def gateway_api(self) -> Endpoint | None:
-        return self.gateway.result()[0] if self.gateway is not None else None
 
 
 class DockerRuntime(Runtime):
@@ -147,65 +145,53 @@ class DockerRuntime(Runtime):
                 **{k: v for k, v in env.labels.items() if k.startswith("envctl.")},
             },
         )
-        state = _Env(labels.network_name(env.env_id), resolved, common)
+        state = _Env(
+            labels.network_name(env.env_id),
+            labels.network_name(env.env_id, "edge"),
+            resolved,
+            common,
+        )
         with self._lock:
             self._envs[env.env_id] = state
         self._nothing_created.discard(env.env_id)  # from here on, something may exist
         # The watchdog's container exists before anything else does; it starts (~0.4 s)
-        # while the networks and the gateway are made.
+        # while the networks are made and the services start.
         watchdog_container = self._create_watchdog(env, state)
-        watchdog_started = containers.background(
+        state.watchdog_start = containers.background(
             self._start_watchdog, env.env_id, watchdog_container
         )
-        internal_net = client.networks.create(
+        client.networks.create(
             state.network,
             driver="bridge",
             internal=not model.egress,
             labels=common,
             check_duplicate=True,
         )
-        edge_net = client.networks.create(
-            labels.network_name(env.env_id, "edge"),
+        client.networks.create(
+            state.edge,
             driver="bridge",
-            # Only the gateway is on it, and only to publish ports: nothing leaves via NAT.
-            options={"com.docker.network.bridge.enable_ip_masquerade": "false"},
+            options={
+                # Only to publish ports on 127.0.0.1: nothing leaves through it (no NAT),
+                # and containers cannot talk across it (that would bypass the links).
+                "com.docker.network.bridge.enable_ip_masquerade": "false",
+                "com.docker.network.bridge.enable_icc": "false",
+            },
             labels=common,
             check_duplicate=True,
         )
-        # Everything the host must reach: each service's port, the fault proxy's API and
-        # the listeners of links whose consumer is the suite (which runs on the host).
-        targets = {
-            name: Endpoint(name, port)
-            for name, svc in model.services.items()
-            if (port := _service_port(svc)) is not None
-        }
-        state.internal.update(targets)
+        for name, svc in model.services.items():
+            port = _service_port(svc)
+            if port is not None:
+                state.internal[name] = Endpoint(name, port)
+            if svc.docker and svc.docker.host_port:
+                state.fixed_ports[name] = svc.docker.host_port
         if model.links:
-            state.internal[PROXY_SERVICE] = targets[PROXY_SERVICE] = Endpoint(
-                PROXY_SERVICE, PROXY_API_PORT
-            )
+            state.internal[PROXY_SERVICE] = Endpoint(PROXY_SERVICE, PROXY_API_PORT)
             for i, link in enumerate(model.links):
                 listener = Endpoint(PROXY_SERVICE, FIRST_LINK_PORT + i)
                 state.internal[f"{PROXY_SERVICE}-{link.name}"] = listener
-                if link.from_ == "suite":
-                    targets[f"{PROXY_SERVICE}-{link.name}"] = listener
-        fixed = {
-            name: svc.docker.host_port
-            for name, svc in model.services.items()
-            if svc.docker and svc.docker.host_port and name in targets
-        }
-        routes = gateway.routes(targets)
-        state.gateway = containers.background(
-            gateway.start,
-            client,
-            state.images[PROXY_SERVICE].id,
-            labels.container_name(env.env_id, labels.GATEWAY),
-            {**common, labels.ROLE: "gateway"},
-            routes,
-            fixed,
-            (internal_net, edge_net),
-        )
-        state.watchdog_start = watchdog_started
+                if link.from_ == "suite":  # the suites run on the host: published
+                    state.proxy_published[f"{PROXY_SERVICE}-{link.name}"] = listener.port
 
     def _create_watchdog(self, env: EnvironmentContext, state: _Env) -> Any:
         name = labels.container_name(env.env_id, labels.WATCHDOG)
@@ -228,7 +214,14 @@ class DockerRuntime(Runtime):
 
     def _start_watchdog(self, env_id: str, container: Any) -> watchdog.Leash:
         container.start()
-        return watchdog.Leash(env_id, "127.0.0.1", containers.host_port(container, watchdog.PORT))
+        port = containers.host_port(container, watchdog.PORT)
+        if port is None:
+            raise RuntimeUnavailable(
+                f"the watchdog of {env_id} exited at once",
+                hint=f"see `docker logs {container.name}`; is envctl's image current "
+                "(`make images`)?",
+            )
+        return watchdog.Leash(env_id, "127.0.0.1", port)
 
     # addresses ------------------------------------------------------------------------
 
@@ -239,7 +232,8 @@ class DockerRuntime(Runtime):
         return Endpoint(name, _service_port(service))
 
     def host_endpoint(self, env: EnvironmentContext, name: str) -> Endpoint | None:
-        return self._env(env.env_id).published().get(name)
+        """Known once the container that publishes it has started."""
+        return self._env(env.env_id).published.get(name)
 
     # services ---------------------------------------------------------------------------
 
@@ -255,7 +249,8 @@ class DockerRuntime(Runtime):
         }
         kwargs: dict[str, Any] = {
             "name": name,
-            "hostname": spec.name,
+            # No `hostname`: Docker's DNS would then answer the service's name with its
+            # address on the edge network, where containers cannot reach each other.
             "environment": dict(spec.env),
             "labels": {
                 **state.common_labels,
@@ -267,6 +262,18 @@ class DockerRuntime(Runtime):
                 state.network: self.client.api.create_endpoint_config(aliases=[spec.name])
             },
             "volumes": volumes,
+        }
+        # What the host reaches: the first port (the endpoint), or for the fault proxy its
+        # API and the suites' listeners; on 127.0.0.1 only, through the edge network.
+        published: dict[str, int] = {}
+        own = state.internal.get(spec.name)
+        if own is not None and own.port is not None:
+            published[spec.name] = own.port
+        if is_proxy:
+            published.update({k: v for k, v in state.proxy_published.items() if v})
+        kwargs["ports"] = {
+            f"{port}/tcp": ("127.0.0.1", state.fixed_ports.get(key))
+            for key, port in published.items()
         }
         if service.resources.cpu:
             kwargs["nano_cpus"] = int(service.resources.cpu * 1e9)
@@ -280,20 +287,21 @@ class DockerRuntime(Runtime):
             container = self.client.containers.create(image.id, **kwargs)
             if is_proxy:
                 containers.put_file(container, PROXY_CONFIG_PATH, self._proxy_config(env))
+            if published:
+                self.client.networks.get(state.edge).connect(container)
             container.start()
         except errs.APIError as exc:
             self._remove_quietly(name)
-            raise ServiceError(
-                spec.name,
-                f"Docker could not start it: {containers.explain(exc)}",
-                hint="check the image, command and resources in the blueprint",
-            ) from None
-        endpoint = state.published().get(spec.name) or Endpoint("127.0.0.1", None)
+            raise _start_error(spec.name, exc, state.fixed_ports.get(spec.name)) from None
+        for key, port in published.items():
+            state.published[key] = Endpoint("127.0.0.1", containers.host_port(container, port))
+        endpoint = state.published.get(spec.name) or Endpoint("127.0.0.1", None)
         details = {
             "container": container.name,
             "container_id": container.id,
             **image.as_details(),
             "healthcheck": image.healthcheck,
+            "container_port": own.port if own is not None else None,
             "engine": service.engine.value if service.engine else None,
         }
         if images.unpinned(image.reference) and not is_proxy:
@@ -332,10 +340,14 @@ class DockerRuntime(Runtime):
         from orchestrator.readiness import TcpProbe
 
         probe = default
+        port = handle.details.get("container_port")
         state = self._env_of(handle)
-        api = state.gateway_api() if state is not None else None
-        if isinstance(default, TcpProbe) and api is not None:
-            probe = gateway.GatewayTcpProbe(api, handle.name)
+        if isinstance(default, TcpProbe) and port and state is not None:
+            # Docker's port proxy accepts a connection before anything listens behind it:
+            # ask the container's own address instead.
+            container = self._container(handle)
+            if container is not None:
+                probe = ContainerTcpProbe(container, state.network, int(port))
         if handle.details.get("healthcheck"):
             container = self._container(handle)
             if container is not None:
@@ -487,6 +499,22 @@ class DockerRuntime(Runtime):
                 container.remove(force=True, v=True)
             except errors().APIError as exc:
                 log.warning("could not remove %s: %s", name, exc)
+
+
+def _start_error(service: str, exc: Any, fixed_port: int | None) -> ServiceError:
+    why = containers.explain(exc)
+    if fixed_port and ("already allocated" in why or "already in use" in why):
+        return ServiceError(
+            service,
+            f"cannot publish it on 127.0.0.1:{fixed_port}: the port is already in use",
+            hint=f"free port {fixed_port}, choose another docker.host_port, or drop "
+            "host_port to let Docker pick a free one",
+        )
+    return ServiceError(
+        service,
+        f"Docker could not start it: {why}",
+        hint="check the image, command and resources in the blueprint",
+    )
 
 
 def _remove_work_dir(path: Path) -> list[str]:

@@ -36,7 +36,7 @@ def test_reference_blueprint_runs_on_docker_and_leaves_nothing(
     assert suite["status"] == "passed" and suite["tests"]["failures"] == 0
     assert suite["tests"]["total"] >= 10
     for name, svc in data["services"].items():
-        # Reached through the gateway's ports, published on loopback only.
+        # Published on loopback only.
         assert svc["host"] == "127.0.0.1" and isinstance(svc["port"], int), name
         assert svc["image_id"].startswith("sha256:"), f"{name}: the image ID is recorded"
     assert data["services"]["db"]["version"].startswith("15."), "the engine's own version"
@@ -244,8 +244,9 @@ def test_a_fixed_host_port_that_is_taken_is_one_clear_error(
         done = cli("run", str(blueprint), "--runtime", "docker", "-o", "json")
     data = json.loads(done.stdout)
     assert done.returncode == 3 and data["status"] == "error"
-    assert "a port is already in use" in data["error"]["message"]
-    assert f"{port} (cache)" in data["error"]["hint"]
+    assert data["error"]["service"] == "cache"
+    assert f"127.0.0.1:{port}: the port is already in use" in data["error"]["message"]
+    assert "docker.host_port" in data["error"]["hint"]
     assert "Traceback" not in done.stderr
     assert labelled(docker_client, data["env"]) == []
     assert recorded(state_dir, data["env"])["status"] == "error"

@@ -298,9 +298,7 @@ def test_reserved_service_name() -> None:
     assert type(err) is BlueprintError
     assert_at(err, 9, 3, "services.suite")
     assert err.message == "'suite' is reserved and cannot name a service"
-    assert err.hint == (
-        "reserved: env, envctl-gateway, envctl-proxy, envctl-watchdog, run, secret, self, suite"
-    )
+    assert err.hint == ("reserved: env, envctl-proxy, envctl-watchdog, run, secret, self, suite")
 
 
 @pytest.mark.parametrize("name", ["self", "secret", "env", "run", "envctl-proxy"])
