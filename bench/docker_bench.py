@@ -455,7 +455,7 @@ def section(
 ROWS: tuple[tuple[str, str], ...] = (
     ("docker_envctl_up_ready_s", "`envctl up checkout --runtime docker` launched → exited"),
     ("docker_envctl_cli_s", "  launch → 'planning' (interpreter, imports, blueprint, state)"),
-    ("docker_envctl_prepare_s", "  → first 'starting' (images, watchdog, networks, gateway)"),
+    ("docker_envctl_prepare_s", "  → first 'starting' (images, watchdog, networks)"),
     ("docker_envctl_services_s", "  → last 'ready' (containers, fault proxy, readiness)"),
     ("docker_envctl_seed_exit_s", "  → exit (schema, watchdog hand-over, output)"),
     ("docker_envctl_internal_ready_s", "envctl's clock: session start → last service ready"),

@@ -35,7 +35,7 @@ IMAGES = {
     "payments-provider": "payments-stub:2024.05",
     "orders": "orders:1.42.0",
 }
-ENVCTL_IMAGE = "envctl/envctl:0.1.0"  # envctl's fault proxy, gateway and watchdog
+ENVCTL_IMAGE = "envctl/envctl:0.1.0"  # envctl's fault proxy and watchdog
 
 
 def new_prefix() -> str:

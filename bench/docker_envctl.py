@@ -3,7 +3,7 @@ subprocess with ``ENVCTL_STATE_DIR`` set to a temp dir of the benchmark.
 
 ``up`` is timed from launch to exit, and every progress line envctl writes to stderr
 (``[   1.1s] starting db``) is stamped on our clock as it arrives, which splits the wall
-time into CLI start-up, prepare (images, watchdog, networks, gateway), the services, and
+time into CLI start-up, prepare (images, watchdog, networks), the services, and
 seed + hand-over + exit. ``sigkill`` times how long the watchdog takes to remove an
 environment whose envctl was killed with SIGKILL.
 """
@@ -126,7 +126,7 @@ class DockerEnvctl(Envctl):
 
         The breakdown, from the stamps of envctl's progress lines on our clock:
         ``cli`` launch → "planning" (interpreter, imports, blueprint, state, session);
-        ``prepare`` → first "starting" (image IDs, watchdog, networks, gateway);
+        ``prepare`` → first "starting" (image IDs, watchdog, networks);
         ``services`` → the last "ready" (containers, the fault proxy, readiness);
         ``seed_exit`` → exit (schema, watchdog hand-over, the JSON, interpreter exit)."""
         done = self.timed(["up", BLUEPRINT, "--runtime", "docker", "-o", "json"], UP_TIMEOUT)

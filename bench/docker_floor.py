@@ -10,7 +10,7 @@ What a careful person does by hand with the Docker SDK (``docker run -d`` and fr
    the host: psycopg connect + ``SELECT 1``, redis ``PING``, ``GET /healthz``; as soon as
    the db answers, ``blueprints/checkout/schema.sql`` is applied (envctl's seed phase);
 3. orders (``orders:1.42.0``) once all three are ready, pointed at them directly
-   (``db:5432``, ``cache:6379``, ``payments-provider:8080``: no fault proxy, no gateway),
+   (``db:5432``, ``cache:6379``, ``payments-provider:8080``: no fault proxy, no edge network),
    probed with ``GET /healthz`` (200 once postgres and redis answer).
 
 The clock runs from before the network is created until orders answers. The blueprint's
