@@ -4,7 +4,7 @@ container's address (published ports accept connections before the service liste
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.engines import NotReady
@@ -55,11 +55,10 @@ class ContainerTcpProbe:
     network: str
     port: int
     description: str = "tcp connect (container address)"
+    _known: list[str] = field(default_factory=list)
 
     def check(self, endpoint: Endpoint, timeout: float) -> str | None:
-        self.container.reload()
-        networks = (self.container.attrs.get("NetworkSettings") or {}).get("Networks") or {}
-        address = (networks.get(self.network) or {}).get("IPAddress")
+        address = self._address()
         if not address:
             raise NotReady("the container has no address yet")
         try:
@@ -67,3 +66,12 @@ class ContainerTcpProbe:
                 return None
         except OSError as exc:
             raise NotReady(f"tcp {address}:{self.port}: {exc.strerror or exc}") from None
+
+    def _address(self) -> str | None:
+        if not self._known:
+            self.container.reload()
+            networks = (self.container.attrs.get("NetworkSettings") or {}).get("Networks")
+            found = ((networks or {}).get(self.network) or {}).get("IPAddress")
+            if found:
+                self._known.append(found)  # fixed for the container's life
+        return self._known[0] if self._known else None

@@ -59,6 +59,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 10
+EXIT_CHECK_INTERVAL = 0.25  # seconds; how late a crash during readiness may be noticed
 FIRST_LINK_PORT = 10001  # the fault proxy's listeners inside its container
 PROXY_CONFIG_PATH = "/etc/envctl/proxy.json"
 PROXY_EVENTS_PATH = "/var/log/envctl/proxy-events.jsonl"
@@ -102,6 +103,7 @@ class DockerRuntime(Runtime):
         # Environments whose prepare() this process began but that have no resource yet:
         # with the engine unreachable, destroy() knows there is nothing to remove.
         self._nothing_created: set[str] = set()
+        self._exit_checks: dict[str, tuple[float, str | None]] = {}  # id → (when, answer)
 
     @property
     def client(self) -> Any:
@@ -355,14 +357,27 @@ class DockerRuntime(Runtime):
         return probe
 
     def exit_reason(self, handle: ServiceHandle) -> str | None:
-        container = self._container(handle)
-        if container is None:
-            return "is not running (its container is gone)"
+        # Polled by every readiness loop (first every 20 ms): one inspect per container
+        # per EXIT_CHECK_INTERVAL at most, or the engine spends the CPU the services need.
+        key = str(handle.details.get("container_id") or "")
+        now = time.monotonic()
+        with self._lock:
+            cached = self._exit_checks.get(key)
+        if cached is not None and now - cached[0] < EXIT_CHECK_INTERVAL:
+            return cached[1]
+        reason = self._exit_reason(key)
+        with self._lock:
+            self._exit_checks[key] = (now, reason)
+        return reason
+
+    def _exit_reason(self, container_id: str) -> str | None:
         try:
-            container.reload()
+            attrs = self.client.api.inspect_container(container_id) if container_id else None
         except errors().NotFound:
+            attrs = None
+        if attrs is None:
             return "is not running (its container is gone)"
-        status = container.attrs.get("State") or {}
+        status = attrs.get("State") or {}
         if status.get("Status") in ("exited", "dead"):
             code = status.get("ExitCode")
             oom = " (out of memory: raise resources.memory)" if status.get("OOMKilled") else ""
