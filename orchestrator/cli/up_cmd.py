@@ -40,6 +40,7 @@ def up(app: App, blueprint: str, runtime: str, wait: bool) -> None:
             "status": "ready",
             "services": services,
             "env_file": str(session.env_file),
+            "phases": {k: round(v, 3) for k, v in session.phases.items()},
             "warnings": session.warnings,
         }
         app.emit(data, endpoints)
