@@ -403,11 +403,7 @@ class DockerRuntime(Runtime):
         return str(container.logs().decode("utf-8", errors="replace"))
 
     def collect_logs(self, record: EnvRecord, target: Path, redact: Redactor) -> None:
-        target.mkdir(parents=True, exist_ok=True)
-        for name in record.services:
-            text = self.logs_text(record, name)
-            if text is not None:
-                (target / f"{name}.log").write_text(redact(text), encoding="utf-8")
+        super().collect_logs(record, target, redact)  # the services' output, via logs_text
         proxy = self._by_name(labels.container_name(record.id, PROXY_SERVICE))
         if proxy is not None:
             events = containers.get_file(proxy, PROXY_EVENTS_PATH)
