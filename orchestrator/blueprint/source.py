@@ -16,6 +16,7 @@ import yaml
 from orchestrator.exceptions import BlueprintError, Location
 
 Path = tuple[str | int, ...]
+MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,6 @@ class _Builder:
         self.source = source
         self.constructor = yaml.SafeLoader("")
         self._active: set[int] = set()
-        self._merged: dict[int, int] = {}
 
     def build(self, node: yaml.Node, path: Path) -> Any:
         mark = node.start_mark
@@ -69,22 +69,24 @@ class _Builder:
         raise self.source.error(path, f"unsupported YAML node {node.tag!r}")
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
-        # `<<: *base` merges; flatten_mapping expands it the way PyYAML itself would,
-        # putting the merged pairs first. The mapping's own keys may override those.
-        # flatten_mapping rewrites the node in place, so an alias that visits it again
-        # must reuse what the first visit learnt about which pairs were merged.
-        if id(node) not in self._merged:
-            own = sum(1 for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge")
-            try:
-                self.constructor.flatten_mapping(node)
-            except yaml.YAMLError as exc:
-                problem = getattr(exc, "problem", exc)
-                raise self.source.error(path, f"bad merge key: {problem}") from None
-            self._merged[id(node)] = len(node.value) - own
-        merged = self._merged[id(node)]
+        # `<<: *base` merges. We merge ourselves rather than through PyYAML's
+        # flatten_mapping, whose pair order (and so which source wins) changed in
+        # PyYAML 6.0.4: by the merge-key spec, the mapping's own keys win, then the
+        # sources in the order listed. Nodes are never rewritten, so aliases are safe.
+        sources: list[yaml.MappingNode] = []
+        own: list[tuple[yaml.Node, yaml.Node]] = []
+        for key_node, value_node in node.value:
+            if key_node.tag == MERGE_TAG:
+                sources.extend(self._merge_sources(value_node, path))
+            else:
+                own.append((key_node, value_node))
         out: dict[str, Any] = {}
+        for source in reversed(sources):  # earlier sources overwrite later ones
+            merged = self.build(source, path)
+            assert isinstance(merged, dict)
+            out.update(merged)
         own_keys: set[str] = set()
-        for index, (key_node, value_node) in enumerate(node.value):
+        for key_node, value_node in own:
             mark = key_node.start_mark
             if not isinstance(key_node, yaml.ScalarNode):
                 raise BlueprintError(
@@ -92,20 +94,27 @@ class _Builder:
                     Location(self.source.file, mark.line + 1, mark.column + 1, path),
                 )
             key = key_node.value
-            if index < merged:
-                pass  # merged pairs come last source first: later ones win, as in PyYAML
-            elif key in own_keys:
+            if key in own_keys:
                 first = self.source.positions.get((*path, key), (0, 0))[0]
                 raise BlueprintError(
                     f"duplicate key {key!r} (first defined on line {first})",
                     Location(self.source.file, mark.line + 1, mark.column + 1, (*path, key)),
                     hint="YAML would silently keep only the last one; remove one of them",
                 )
-            else:
-                own_keys.add(key)
+            own_keys.add(key)
             self.source.positions[(*path, key)] = (mark.line + 1, mark.column + 1)
             out[key] = self.build(value_node, (*path, key))
         return out
+
+    def _merge_sources(self, value: yaml.Node, path: Path) -> list[yaml.MappingNode]:
+        items = value.value if isinstance(value, yaml.SequenceNode) else [value]
+        if not items or not all(isinstance(item, yaml.MappingNode) for item in items):
+            raise self.source.error(
+                path,
+                "bad merge key: expected a mapping or a list of mappings",
+                "write `<<: *anchor` or `<<: [*a, *b]`",
+            )
+        return list(items)
 
 
 def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
