@@ -8,64 +8,18 @@ Cross-field rules (references, cycles) live in ``validate.py``; these models che
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    WithJsonSchema,
-    model_validator,
-)
+from pydantic import BeforeValidator, Field, model_validator
 
-from orchestrator.blueprint import units
+from orchestrator.blueprint.data import DataSeed
+from orchestrator.blueprint.fields import Cpu, Duration, Model, Size
 
 API_VERSION = "envctl/v1"
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 RESERVED_SERVICE_NAMES = frozenset(
     {"self", "secret", "env", "run", "suite", "envctl-proxy", "envctl-watchdog"}
 )
-
-Duration = Annotated[
-    float,
-    BeforeValidator(units.parse_duration),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "string", "pattern": units.DURATION_PATTERN},
-                {"type": "number", "minimum": 0},
-            ],
-            "description": "A duration: '500ms', '30s', '15m', '2h', '1h30m'; numbers are seconds.",
-        }
-    ),
-]
-Size = Annotated[
-    int,
-    BeforeValidator(units.parse_size),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "string", "pattern": units.SIZE_PATTERN},
-                {"type": "integer", "minimum": 0},
-            ],
-            "description": "A size in bytes or with a unit: '512Mi', '1Gi', '10G'.",
-        }
-    ),
-]
-Cpu = Annotated[
-    float,
-    BeforeValidator(units.parse_cpu),
-    WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "string", "pattern": units.CPU_PATTERN},
-                {"type": "number", "exclusiveMinimum": 0},
-            ],
-            "description": "CPU cores: 1, 0.5 or '500m'.",
-        }
-    ),
-]
 
 
 def _scalar_to_text(value: object) -> object:
@@ -79,10 +33,6 @@ def _scalar_to_text(value: object) -> object:
 
 EnvValue = Annotated[str, BeforeValidator(_scalar_to_text)]
 EnvMap = dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], EnvValue]
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class Engine(enum.StrEnum):
@@ -317,19 +267,6 @@ class ProxySettings(Model):
     )
 
 
-class TableSpec(Model):
-    rows: Annotated[int, Field(ge=0)] | None = None
-    scale: Annotated[float, Field(gt=0)] | None = None
-    columns: dict[str, dict[str, Any]] = Field(default_factory=dict)
-
-
-class DataSeed(Model):
-    service: str
-    schema_: str | None = Field(None, alias="schema", description="SQL file, blueprint-relative.")
-    seed: int = 0
-    tables: dict[str, TableSpec] = Field(default_factory=dict)
-
-
 class Suite(Model):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     run: str = Field(description="Shell command, run from the blueprint's directory.")
@@ -371,6 +308,11 @@ class Blueprint(Model):
     ]
     links: list[Link] = Field(default_factory=list)
     data: list[DataSeed] = Field(default_factory=list)
+    profile: str | None = Field(
+        None,
+        description="A production profile (YAML/JSON, blueprint-relative): row counts "
+        "that `scale:` in data refers to, and what `envctl audit` compares against.",
+    )
     suites: list[Suite] = Field(default_factory=list)
     secrets: dict[str, SecretSpec] = Field(default_factory=dict)
     proxy: ProxySettings = Field(default_factory=ProxySettings)

@@ -31,6 +31,7 @@ TOP_LEVEL = {
     "budget",
     "ttl",
     "egress",
+    "profile",
 }
 
 
