@@ -77,6 +77,7 @@ class RunResult:
     leftovers: list[str] = field(default_factory=list)
     links: list[dict[str, Any]] = field(default_factory=list)  # per link: metrics, faults
     proxy_seed: int | None = None  # set it in the blueprint (proxy.seed) to replay a run
+    seeding: list[dict[str, Any]] = field(default_factory=list)  # per data entry: SeedStats
     # The error itself, for the CLI's exit code and message; not part of the JSON.
     exception: BaseException | None = field(default=None, compare=False, repr=False)
 
@@ -103,6 +104,7 @@ class RunResult:
                 if s.version_drift
             ],
             "links": self.links,
+            "seeding": self.seeding,
             "proxy": {"seed": self.proxy_seed} if self.proxy_seed is not None else None,
             "warnings": self.warnings,
             "error": self.error,

@@ -34,7 +34,6 @@ from orchestrator.proxy import client as proxy_client
 from orchestrator.result import RunResult, RunStatus, ServiceResult
 from orchestrator.runtime.base import EnvironmentContext, Runtime, ServiceHandle, ServiceSpec
 from orchestrator.secrets import Redactor, SecretStore, redact_file, save_redactions
-from orchestrator.seed import schema as schema_seed
 from orchestrator.settings import Settings
 from orchestrator.state import EnvironmentIdTaken, EnvRecord, StateStore, this_host
 from orchestrator.teardown import dismantle
@@ -95,6 +94,7 @@ class Session:
     _torn_down: list[str] | None = None
     proxy_seed: int | None = None
     link_results: list[dict[str, Any]] = field(default_factory=list)
+    seeding: list[dict[str, Any]] = field(default_factory=list)
     _t0: float = field(default_factory=time.monotonic)
 
     # creation --------------------------------------------------------------------------
@@ -329,17 +329,32 @@ class Session:
     def seed(self) -> None:
         if not self.loaded.model.data:
             return
+        from orchestrator.seed import volumes
+        from orchestrator.seed.run import SeedRequest, seed_entry
+
         t = time.monotonic()
         self._set_status(EnvStatus.seeding)
-        for seed in self.loaded.model.data:
-            if seed.schema_:
-                self.progress.step(f"seeding  {seed.service}: schema {seed.schema_}")
-                url = self.resolver.url(seed.service, self.resolver.external)
-                schema_seed.apply(seed.service, url, self.loaded.directory / seed.schema_)
-            if seed.tables:
-                self.warnings.append(
-                    f"data for {seed.service!r} declares tables ({', '.join(seed.tables)}), "
-                    "but row generation is not implemented yet: only the schema was applied"
+        for index, entry in enumerate(self.loaded.model.data):
+            if self.cancel.is_set():
+                break
+            name = entry.service
+
+            def say(message: str, name: str = name) -> None:
+                self.progress.step(f"seeding  {name}: {message}")
+
+            request = SeedRequest(
+                self.loaded,
+                index,
+                self.resolver.url(name, self.resolver.external),
+                volumes.rows(self.loaded, index),
+                say,
+            )
+            stats = seed_entry(request)
+            self.seeding.append(stats.to_dict())
+            if stats.targets:
+                say(
+                    f"{stats.rows:,} rows in {stats.seconds:.1f}s "
+                    f"({stats.rows / max(stats.seconds, 1e-9):,.0f} rows/s)"
                 )
         self._set_status(EnvStatus.ready)
         self._phase("seed", t)
@@ -545,6 +560,7 @@ class Session:
             leftovers=list(self._torn_down or []),
             links=list(self.link_results),
             proxy_seed=self.proxy_seed,
+            seeding=list(self.seeding),
             exception=error,
         )
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from orchestrator.blueprint import interpolation
 from orchestrator.blueprint.model import RESERVED_SERVICE_NAMES, Blueprint, Engine
 from orchestrator.exceptions import BlueprintError, BlueprintErrors
+from orchestrator.seed import volumes
 
 if TYPE_CHECKING:
     from orchestrator.blueprint.loader import LoadedBlueprint
@@ -94,11 +95,15 @@ def _problems(loaded: LoadedBlueprint) -> Iterator[BlueprintError]:
                 f"schema file {seed.schema_!r} not found",
                 f"paths are relative to the blueprint's directory ({loaded.directory})",
             )
-        service = bp.services.get(seed.service)
-        if seed.schema_ is not None and service and service.engine is not Engine.postgres:
-            yield src.error(
-                ("data", i, "schema"), "schema files are SQL: they need `engine: postgres`"
-            )
+        yield from _data_problems(loaded, i)
+    if bp.profile is not None and not _is_file(loaded.directory / bp.profile):
+        yield src.error(
+            ("profile",),
+            f"profile {bp.profile!r} not found",
+            f"paths are relative to the blueprint's directory ({loaded.directory})",
+        )
+    else:
+        yield from volumes.problems(loaded)
 
     seen: dict[str, int] = {}
     for i, suite in enumerate(bp.suites):
@@ -115,6 +120,38 @@ def _problems(loaded: LoadedBlueprint) -> Iterator[BlueprintError]:
                 interpolation.check(ref, names, in_service=owner)
         except interpolation.InterpolationError as exc:
             yield src.error(path, str(exc), exc.hint)
+
+
+def _data_problems(loaded: LoadedBlueprint, i: int) -> Iterator[BlueprintError]:
+    bp, src = loaded.model, loaded.source
+    seed = bp.data[i]
+    service = bp.services.get(seed.service)
+    engine = service.engine if service else None
+    sql_parts = [k for k, v in (("schema", seed.schema_), ("restore", seed.restore)) if v]
+    if seed.tables:
+        sql_parts.append("tables")
+    for key in sql_parts:
+        if service and engine is not Engine.postgres:
+            yield src.error(("data", i, key), f"`{key}` is for SQL: it needs `engine: postgres`")
+    if seed.keyspaces and service and engine is not Engine.redis:
+        yield src.error(("data", i, "keyspaces"), "`keyspaces` need `engine: redis`")
+    if seed.restore is not None and not _is_file(loaded.directory / seed.restore.file):
+        yield src.error(
+            ("data", i, "restore", "file"),
+            f"dump {seed.restore.file!r} not found",
+            f"paths are relative to the blueprint's directory ({loaded.directory})",
+        )
+    may_exist = bool(seed.schema_ or seed.restore)
+    for name, table in seed.tables.items():
+        for column, spec in table.columns.items():
+            target = spec.ref_target
+            if target is None or target[0] in seed.tables or may_exist:
+                continue
+            yield src.error(
+                ("data", i, "tables", name, "columns", column, "ref"),
+                f"{spec.ref!r} refers to table {target[0]!r}, which this entry does not seed",
+                f"tables seeded here: {', '.join(seed.tables)}",
+            )
 
 
 def _cycles(bp: Blueprint, loaded: LoadedBlueprint) -> Iterator[BlueprintError]:

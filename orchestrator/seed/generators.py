@@ -62,7 +62,7 @@ class Generator(Protocol):
 class Parents(Protocol):
     """What a ``ref`` needs to know about the table it points at."""
 
-    def generator(self, table: str, column: str) -> Generator: ...
+    def parent(self, table: str, column: str) -> Generator: ...
 
     def rows(self, table: str) -> int: ...
 
@@ -437,7 +437,7 @@ def _ref(spec: ColumnSpec, col: Column) -> Generator:
     target = spec.ref_target
     assert target is not None and col.parents is not None
     table, column = target
-    parent = col.parents.generator(table, column)
+    parent = col.parents.parent(table, column)
     n = col.parents.rows(table)
     if n == 0:
         raise SpecError(f"{spec.ref} has no rows to refer to")

@@ -197,10 +197,13 @@ def _json(values: Values) -> Ragged:
     if values.kind == "bool":
         return _as_text(values)
     text = _as_text(values)
+    if len(text) and np.isin(text.data[text.offsets[text.lengths > 0]], _JSON_OPENERS).all():
+        return text  # documents given as values ('{}', '{"plan": "pro"}'): as they are
     if np.isin(text.data, _JSON_ESCAPED).any():  # a user's choice or constant, rarely
         return Ragged.from_strings([json.dumps(v) for v in text.to_list()])
     quote = Ragged.constant(b'"', len(text))
     return join([quote, text, quote])
 
 
+_JSON_OPENERS = np.array([ord("{"), ord("[")], dtype=np.uint8)
 _JSON_ESCAPED = np.array([ord('"'), ord("\\"), *range(32)], dtype=np.uint8)

@@ -493,7 +493,7 @@ def test_schema_on_a_redis_service(tmp_path: Path) -> None:
     err = info.value
     assert type(err) is BlueprintError
     assert_at(err, 14, 5, "data[0].schema", file=str(path))
-    assert err.message == "schema files are SQL: they need `engine: postgres`"
+    assert err.message == "`schema` is for SQL: it needs `engine: postgres`"
 
 
 @pytest.mark.parametrize("schema", ["s" * 300 + ".sql", "a/" * 3000 + "x.sql", "a\\0b.sql"])
