@@ -247,6 +247,10 @@ class Session:
         return ServiceSpec(PROXY_SERVICE, service, {}, service.local.command, self.env.work_dir)
 
     def _bring_up(self, spec: ServiceSpec) -> None:
+        if spec.name in self.loaded.model.services and self.loaded.model.data:
+            from orchestrator.seed.cache import data_key
+
+            spec = dataclasses.replace(spec, data_key=data_key(self.loaded, spec.name))
         svc = spec.service
         offset = time.monotonic() - self._t0
         self.progress.step(f"starting {spec.name}")
@@ -329,35 +333,53 @@ class Session:
     def seed(self) -> None:
         if not self.loaded.model.data:
             return
+        t = time.monotonic()
+        self._set_status(EnvStatus.seeding)
+        for service in dict.fromkeys(entry.service for entry in self.loaded.model.data):
+            if self.cancel.is_set():
+                break
+            self._seed_service(service)
+        self._set_status(EnvStatus.ready)
+        self._phase("seed", t)
+
+    def _seed_service(self, service: str) -> None:
+        """Every data entry of one service: from the cache when the runtime kept it."""
+        from orchestrator.runtime.base import KEEPS_DATA, SEED_MANIFEST, SEEDED_FROM
         from orchestrator.seed import volumes
         from orchestrator.seed.run import SeedRequest, seed_entry
 
-        t = time.monotonic()
-        self._set_status(EnvStatus.seeding)
+        def say(message: str) -> None:
+            self.progress.step(f"seeding  {service}: {message}")
+
+        details = self.handles[service].details
+        if details.get(SEEDED_FROM):
+            kept = details.get(SEED_MANIFEST) or {}
+            seconds = float(details.get("cache_restore_seconds") or 0.0)
+            for stats in kept.get("entries", []):
+                self.seeding.append({**stats, "cache": "hit", "seconds": seconds})
+            rows = sum(int(stats.get("rows", 0)) for stats in kept.get("entries", []))
+            say(f"{rows:,} rows from the cache in {seconds:.2f}s (data key {details[SEEDED_FROM]})")
+            return
+        url = self.resolver.url(service, self.resolver.external)
+        done = []
         for index, entry in enumerate(self.loaded.model.data):
-            if self.cancel.is_set():
-                break
-            name = entry.service
-
-            def say(message: str, name: str = name) -> None:
-                self.progress.step(f"seeding  {name}: {message}")
-
-            request = SeedRequest(
-                self.loaded,
-                index,
-                self.resolver.url(name, self.resolver.external),
-                volumes.rows(self.loaded, index),
-                say,
-            )
-            stats = seed_entry(request)
-            self.seeding.append(stats.to_dict())
-            if stats.targets:
+            if entry.service != service:
+                continue
+            request = SeedRequest(self.loaded, index, url, volumes.rows(self.loaded, index), say)
+            stats = seed_entry(request).to_dict()
+            done.append(stats)
+            if stats["targets"]:
                 say(
-                    f"{stats.rows:,} rows in {stats.seconds:.1f}s "
-                    f"({stats.rows / max(stats.seconds, 1e-9):,.0f} rows/s)"
+                    f"{stats['rows']:,} rows in {stats['seconds']:.1f}s "
+                    f"({stats['rows_per_second']:,.0f} rows/s)"
                 )
-        self._set_status(EnvStatus.ready)
-        self._phase("seed", t)
+        cache = "off"
+        if details.get(KEEPS_DATA):
+            started = time.monotonic()
+            if self.runtime.keep_seeded(self.env, self.handles[service], {"entries": done}):
+                cache = "miss"
+                say(f"kept for the next environments in {time.monotonic() - started:.2f}s")
+        self.seeding.extend({**stats, "cache": cache} for stats in done)
 
     # suites --------------------------------------------------------------------------------
 

@@ -82,6 +82,9 @@ class ServiceSpec:
     env: Mapping[str, str]
     command: str | None
     cwd: Path
+    # Key of the service's seeded data (seed/cache.py): a runtime that kept data under
+    # it starts the service from a copy and says so in the handle (``SEEDED_FROM``).
+    data_key: str | None = None
 
     @property
     def container_port(self) -> int | None:
@@ -95,6 +98,11 @@ class ServiceHandle:
     name: str
     endpoint: Endpoint
     details: Mapping[str, Any] = field(default_factory=dict)
+
+
+SEEDED_FROM = "seeded_from_cache"  # handle detail: the data key the service started from
+SEED_MANIFEST = "seed_manifest"  # handle detail: what that seed recorded (rows per table)
+KEEPS_DATA = "data_key"  # handle detail: the key keep_seeded would store the data under
 
 
 class Runtime(abc.ABC):
@@ -125,6 +133,13 @@ class Runtime(abc.ABC):
         """Where the host reaches what ``address(env, name, …)`` returned, when that
         differs (a container network); None when the address is the host's view too."""
         return None
+
+    def keep_seeded(
+        self, env: EnvironmentContext, handle: ServiceHandle, manifest: Mapping[str, Any]
+    ) -> bool:
+        """Keep the data of a service just seeded (its handle has ``KEEPS_DATA``) so later
+        environments start from a copy; False when this runtime keeps none."""
+        return False
 
     def detach(self, env: EnvironmentContext, until: float) -> None:  # noqa: B027 (optional hook)
         """The environment outlives this process (``envctl up``) until ``until``."""

@@ -42,6 +42,7 @@ def prepare(
     process_env: Mapping[str, str],
     run_as: RunAs | None,
     cache_dir: Path | None = None,
+    seeded: Path | None = None,
 ) -> list[str]:
     """Prepare a data directory and return the server's command line.
 
@@ -49,12 +50,16 @@ def prepare(
     the binaries, the superuser's name and the auth method. So the first environment
     keeps a copy under ``cache_dir`` and later ones clone it; the per-environment
     password and database are then set in single-user mode, before the server listens.
+    ``seeded`` is a kept data directory with the data already in (``seeded_path``).
     """
     user, password, database = credentials(env)
     data = service_dir / "data"
     _hand_over(service_dir, run_as)
     template = _template(cache_dir, bins, user, bool(password), run_as) if cache_dir else None
-    if template is not None and (template / "PG_VERSION").is_file():
+    if seeded is not None:
+        _clone(name, seeded, data)
+        (data / "postmaster.pid").unlink(missing_ok=True)
+    elif template is not None and (template / "PG_VERSION").is_file():
         _clone(name, template, data)
     else:
         _initdb(name, bins, data, user, bool(password), process_env, run_as)
@@ -63,7 +68,7 @@ def prepare(
     statements = []
     if password:
         statements.append(f"ALTER ROLE {_ident(user)} PASSWORD {_literal(password)}")
-    if database not in ("postgres", "template1"):
+    if database not in ("postgres", "template1") and seeded is None:
         statements.append(f"CREATE DATABASE {_ident(database)}")
     if statements:
         # With -j a statement ends at ";" plus an empty line; input goes over stdin, so the
@@ -159,6 +164,72 @@ def _template(
     )
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return cache_dir / "postgres" / digest
+
+
+def seeded_path(
+    cache_dir: Path, bins: Binaries, env: Mapping[str, str], run_as: RunAs | None, key: str
+) -> Path:
+    """Where the seeded data dir for data key ``key`` is kept, for these binaries."""
+    user, password, _ = credentials(env)
+    template = _template(cache_dir, bins, user, bool(password), run_as)
+    return cache_dir / "seeded" / f"{key}-{template.name}"
+
+
+def snapshot(
+    name: str,
+    bins: Binaries,
+    port: int,
+    env: Mapping[str, str],
+    process_env: Mapping[str, str],
+    run_as: RunAs | None,
+    target: Path,
+    manifest: str,
+    keep: int = 5,
+) -> None:
+    """Keep a consistent copy of the running server's data dir at ``target``.
+
+    ``pg_basebackup`` copies it over the replication protocol while the server runs (no
+    restart, no torn pages); a clone started later recovers to the backup's end. The
+    password goes through PGPASSWORD, never the command line. Atomic, like templates.
+    """
+    user, password, _ = credentials(env)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.parent / f".partial-{secrets.token_hex(4)}"
+    child_env = {**process_env, **({"PGPASSWORD": password} if password else {})}
+    argv = [
+        str(bins.bindir / "pg_basebackup"),
+        "-h", "127.0.0.1", "-p", str(port), "-U", user,
+        "-D", str(partial), "-X", "stream", "--checkpoint=fast", "--no-sync", "-w",
+    ]  # fmt: skip
+    try:
+        _run(name, argv, child_env, target.parent, None)
+        if run_as is not None:
+            subprocess.run(
+                ["chown", "-R", f"{run_as.uid}:{run_as.gid}", str(partial)],
+                check=True,
+                capture_output=True,
+            )
+        (partial.parent / f"{partial.name}.json").write_text(manifest, encoding="utf-8")
+        (partial.parent / f"{partial.name}.json").rename(target.parent / f"{target.name}.json")
+        partial.rename(target)
+    except (OSError, subprocess.CalledProcessError):
+        pass  # another environment kept it first, or no space: the next run tries again
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+        (partial.parent / f"{partial.name}.json").unlink(missing_ok=True)
+    _prune(target.parent, keep)
+
+
+def _prune(directory: Path, keep: int) -> None:
+    """Keep the ``keep`` most recently used seeded data dirs (clones touch theirs)."""
+    kept = sorted(
+        (p for p in directory.iterdir() if p.is_dir() and not p.name.startswith(".")),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for old in kept[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+        (directory / f"{old.name}.json").unlink(missing_ok=True)
 
 
 def _clone(name: str, template: Path, data: Path) -> None:

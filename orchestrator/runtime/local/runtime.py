@@ -16,9 +16,11 @@ import shutil
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from orchestrator.blueprint.loader import LoadedBlueprint
 from orchestrator.blueprint.model import Engine, Service
@@ -26,6 +28,9 @@ from orchestrator.childenv import base_environ
 from orchestrator.exceptions import BlueprintError, ServiceError
 from orchestrator.ownership import is_same_process, started_at
 from orchestrator.runtime.base import (
+    KEEPS_DATA,
+    SEED_MANIFEST,
+    SEEDED_FROM,
     Endpoint,
     EnvironmentContext,
     Runtime,
@@ -52,6 +57,7 @@ class LocalRuntime(Runtime):
         self._state: StateStore | None = None
         self._ports: dict[tuple[str, str], int] = {}
         self._procs: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
+        self._envs: dict[tuple[str, str], dict[str, str]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -109,9 +115,18 @@ class LocalRuntime(Runtime):
         run_as: RunAs | None = None
         engine = spec.service.engine
         stop_signal = signal.SIGTERM
+        seeding: dict[str, Any] = {}
         if engine is Engine.postgres:
             run_as = _run_as()
             bins = binaries.postgres(self.settings.binary_source)
+            seeded = None
+            if spec.data_key:
+                kept = postgres.seeded_path(
+                    self.settings.cache_dir, bins, spec.env, run_as, spec.data_key
+                )
+                seeding = self._seeded(kept, spec.data_key)
+                seeded = kept if SEEDED_FROM in seeding else None
+            began = time.monotonic()
             argv = postgres.prepare(
                 spec.name,
                 bins,
@@ -121,7 +136,10 @@ class LocalRuntime(Runtime):
                 process_env,
                 run_as,
                 cache_dir=self.settings.cache_dir,
+                seeded=seeded,
             )
+            if seeded is not None:
+                seeding["cache_restore_seconds"] = round(time.monotonic() - began, 3)
             stop_signal = signal.SIGINT  # "fast" shutdown: no waiting for clients
         elif engine is Engine.redis:
             argv = redis.prepare(
@@ -144,6 +162,7 @@ class LocalRuntime(Runtime):
             ) from exc
         with self._lock:
             self._procs[(env.env_id, spec.name)] = proc
+            self._envs[(env.env_id, spec.name)] = dict(spec.env)  # in memory only: secrets
         details = {
             "pid": proc.pid,
             "started": started_at(proc.pid),
@@ -151,8 +170,38 @@ class LocalRuntime(Runtime):
             "stop_signal": stop_signal.name,
             "log": str(log_path),
             "engine": engine.value if engine else None,
+            **seeding,
         }
         return ServiceHandle(spec.name, Endpoint("127.0.0.1", port), details)
+
+    def _seeded(self, kept: Path, key: str) -> dict[str, Any]:
+        """Handle details for a data key: kept data to start from, or where to keep it."""
+        try:
+            manifest = json.loads((kept.parent / f"{kept.name}.json").read_text("utf-8"))
+            if (kept / "PG_VERSION").is_file():
+                os.utime(kept)  # most recently used: pruned last
+                return {SEEDED_FROM: key, SEED_MANIFEST: manifest}
+        except (OSError, ValueError):
+            pass
+        return {KEEPS_DATA: key, "data_dir": str(kept)}
+
+    def keep_seeded(
+        self, env: EnvironmentContext, handle: ServiceHandle, manifest: Mapping[str, Any]
+    ) -> bool:
+        if not handle.details.get(KEEPS_DATA) or handle.details.get("engine") != "postgres":
+            return False
+        spec_env = self._envs.get((env.env_id, handle.name), {})
+        postgres.snapshot(
+            handle.name,
+            binaries.postgres(self.settings.binary_source),
+            int(handle.details["port"]),
+            spec_env,
+            base_environ(),
+            _run_as(),
+            Path(handle.details["data_dir"]),
+            json.dumps(manifest),
+        )
+        return True
 
     def exit_reason(self, handle: ServiceHandle) -> str | None:
         proc = self._popen(handle)
@@ -191,6 +240,7 @@ class LocalRuntime(Runtime):
         with self._lock:
             for key in [k for k in self._procs if k[0] == record.id]:
                 self._procs.pop(key)
+                self._envs.pop(key, None)
         return leftovers
 
     @property
