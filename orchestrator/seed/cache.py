@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from orchestrator.blueprint.loader import LoadedBlueprint
 
 # Bump when generated values change for the same spec (a generator fix, a new word list).
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 MANIFEST = "manifest.json"
 
 
