@@ -369,9 +369,10 @@ class Session:
             stats = seed_entry(request).to_dict()
             done.append(stats)
             if stats["targets"]:
+                unit = "keys" if all(t["kind"] == "keyspace" for t in stats["targets"]) else "rows"
                 say(
-                    f"{stats['rows']:,} rows in {stats['seconds']:.1f}s "
-                    f"({stats['rows_per_second']:,.0f} rows/s)"
+                    f"{stats['rows']:,} {unit} in {stats['seconds']:.1f}s "
+                    f"({stats['rows_per_second']:,.0f} {unit}/s)"
                 )
         cache = "off"
         if details.get(KEEPS_DATA):

@@ -228,7 +228,9 @@ class Keyspace(Model):
     @model_validator(mode="before")
     @classmethod
     def _ttl_pair(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "ttl" in data and not isinstance(data["ttl"], list):
+        if isinstance(data, dict) and data.get("ttl") is not None and not isinstance(
+            data["ttl"], list | tuple
+        ):
             data = {**data, "ttl": [data["ttl"], data["ttl"]]}
         return data
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
+import redis
 from conftest import Endpoints
 from test_checkout import http, place_order
 
@@ -56,3 +57,11 @@ def test_new_orders_get_ids_after_the_seeded_ones(endpoints: Endpoints, customer
     result = place_order(endpoints.orders_url, customer, 4_200)
     assert result.status == 201, result.body
     assert result.body["id"] > SEEDED_ORDERS
+
+
+def test_sessions_are_seeded_with_ttls(cache: redis.Redis) -> None:
+    sessions = [k for k in cache.scan_iter(match="session:*", count=5000)]
+    assert len(sessions) == 20_000
+    assert cache.type("session:1") == "hash"
+    assert 3 <= cache.hlen("session:1") <= 6
+    assert 3600 <= cache.ttl("session:20000") <= 7200
