@@ -25,6 +25,7 @@ from bench import (
     figures,
     plain_script,
     proxy_bench,
+    seed_bench,
 )
 from bench.envctl_cli import Envctl, python_startup
 from bench.figures import Samples
@@ -123,12 +124,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=("envctl", "proxy", "docker"),
-        help="run only the envctl figures, the fault proxy's or the Docker runtime's "
-        "(default: all)",
+        choices=("envctl", "proxy", "docker", "seed"),
+        help="run only the envctl figures, the fault proxy's, the Docker runtime's or the "
+        "data seeding ones (default: all)",
     )
     proxy_bench.add_arguments(parser)
     docker_bench.add_arguments(parser)
+    seed_bench.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.runs < 1 or args.help_runs < 1 or args.poll_interval <= 0:
         parser.error("--runs and --help-runs must be ≥ 1, --poll-interval > 0")
@@ -148,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         return proxy_bench.main_only(args)
     if args.only == "docker":
         return docker_bench.main_only(args)
+    if args.only == "seed":
+        return seed_bench.main_only(args)
     state_dir = Path(tempfile.mkdtemp(prefix="bench-envctl-state-"))
     samples = Samples()
     errors: list[str] = []
@@ -196,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(state_dir, ignore_errors=True)
     proxy = proxy_bench.run_for(args, errors, bench.warnings)  # {"proxy": …} or {}
     docker = docker_bench.run_for(args, errors, bench.warnings)  # {"docker": …} or {}
+    seed = seed_bench.run_for(args, errors, bench.warnings)  # {"seed": …} or {}
     settings = {
         "help_runs": args.help_runs,
         "plain_poll_interval_s": args.poll_interval,
@@ -205,9 +210,15 @@ def main(argv: list[str] | None = None) -> int:
         "services": list(SERVICES),
         "wall_s": round(time.monotonic() - started, 1),
     }
-    data = figures.report(samples, args.runs, settings, errors, bench.warnings) | proxy | docker
+    data = figures.report(samples, args.runs, settings, errors, bench.warnings)
+    data |= proxy | docker | seed
     figures.write(data, args.json)
-    print(figures.table(data) + proxy_bench.table_after(data) + docker_bench.table_after(data))
+    print(
+        figures.table(data)
+        + proxy_bench.table_after(data)
+        + docker_bench.table_after(data)
+        + seed_bench.table_after(data)
+    )
     print(f"\nwrote {args.json}")
     return 1 if errors else 0
 

@@ -228,8 +228,10 @@ class Keyspace(Model):
     @model_validator(mode="before")
     @classmethod
     def _ttl_pair(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("ttl") is not None and not isinstance(
-            data["ttl"], list | tuple
+        if (
+            isinstance(data, dict)
+            and data.get("ttl") is not None
+            and not isinstance(data["ttl"], list | tuple)
         ):
             data = {**data, "ttl": [data["ttl"], data["ttl"]]}
         return data

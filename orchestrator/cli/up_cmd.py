@@ -41,6 +41,7 @@ def up(app: App, blueprint: str, runtime: str, wait: bool) -> None:
             "services": services,
             "env_file": str(session.env_file),
             "phases": {k: round(v, 3) for k, v in session.phases.items()},
+            "seeding": session.redactor.redact_data(session.seeding),
             "warnings": session.warnings,
         }
         app.emit(data, endpoints)

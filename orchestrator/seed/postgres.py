@@ -11,6 +11,7 @@ next batch while the current one is sent: numpy and libpq both release the GIL.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import queue
 import threading
@@ -31,7 +32,8 @@ from orchestrator.seed.tables import TablePlan
 
 log = logging.getLogger(__name__)
 
-BATCH_BYTES = 8 << 20  # per COPY batch: bounds memory whatever the row count
+BATCH_BYTES = 2 << 20  # per COPY batch: bounds memory whatever the row count
+SPLIT_ROWS = 250_000  # tables this large load over every worker's connection at once
 PROGRESS_EVERY = 2.0
 LOAD_SETTINGS = (
     "SET maintenance_work_mem = '512MB'",
@@ -83,21 +85,29 @@ def load(
         phases["drop_keys"] = time.monotonic() - t
 
     progress = Progress(sum(p.rows for p in plans))
-    seconds: dict[str, float] = {}
+    spans: dict[str, list[float]] = {}
+    parts, split = _parts(plans, workers)
+    if split:
+        with connect() as conn, conn.transaction():
+            for table in plans:
+                if table.name in split:
+                    conn.execute(f"TRUNCATE {table.info.qualified}")
 
-    def load_one(table: TablePlan) -> None:
+    def load_part(part: _Part) -> None:
         started = time.monotonic()
-        _copy_table(connect, table, service, progress, stop, batch_rows)
-        seconds[table.name] = time.monotonic() - started
+        _copy_part(connect, part, service, progress, stop, batch_rows)
+        span = spans.setdefault(part.table.name, [started, started])
+        span[0], span[1] = min(span[0], started), max(span[1], time.monotonic())
 
     t = time.monotonic()
     _parallel(
-        [functools.partial(load_one, p) for p in sorted(plans, key=lambda p: -p.rows)],
+        [functools.partial(load_part, part) for part in parts],
         workers,
         stop,
         lambda: _report(say, progress, t),
     )
     phases["load"] = time.monotonic() - t
+    seconds = {name: end - start for name, (start, end) in spans.items()}
 
     by_table = {p.name: p for p in plans}
     t = time.monotonic()
@@ -120,9 +130,18 @@ def load(
     with connect() as conn:
         for table in plans:
             _advance_sequences(conn, table)
+    # A table loaded over several connections could not be loaded frozen: freeze it now,
+    # in the same pass as ANALYZE, so the suites' first reads do not rewrite every page.
     _run_all(
         connect,
-        [(p.name, f"ANALYZE {p.info.qualified}") for p in plans],
+        [
+            (
+                p.name,
+                f"{'VACUUM (FREEZE, ANALYZE)' if p.name in split else 'ANALYZE'} "
+                f"{p.info.qualified}",
+            )
+            for p in plans
+        ],
         by_table,
         service,
         workers,
@@ -207,12 +226,12 @@ def _encode(table: TablePlan, rows: np.ndarray[Any, np.dtype[np.uint64]]) -> byt
     return pgcopy.rows(fields)
 
 
-def _batches(table: TablePlan, size: int, stop: threading.Event) -> Iterator[tuple[int, bytes]]:
-    for start in range(0, table.rows, size):
+def _batches(part: _Part, size: int, stop: threading.Event) -> Iterator[tuple[int, bytes]]:
+    for start in range(part.start, part.stop, size):
         if stop.is_set():
             return
-        rows = np.arange(start, min(start + size, table.rows), dtype=np.uint64)
-        yield len(rows), _encode(table, rows)
+        rows = np.arange(start, min(start + size, part.stop), dtype=np.uint64)
+        yield len(rows), _encode(part.table, rows)
 
 
 def _prefetched(source: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, bytes]]:
@@ -239,9 +258,34 @@ def _prefetched(source: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, byte
         yield item
 
 
-def _copy_table(
+@dataclass(frozen=True)
+class _Part:
+    """Rows [start, stop) of a table, loaded on one connection."""
+
+    table: TablePlan
+    start: int
+    stop: int
+    whole: bool  # the whole table: truncated and loaded frozen in one transaction
+
+
+def _parts(plans: Sequence[TablePlan], workers: int) -> tuple[list[_Part], set[str]]:
+    """Large tables in one part per worker, so the server parses on every core (one
+    COPY is one backend, one core); others whole. Largest first, so none is last alone."""
+    parts, split = [], set()
+    for table in sorted(plans, key=lambda p: -p.rows):
+        count = workers if workers > 1 and table.rows >= SPLIT_ROWS else 1
+        if count == 1:
+            parts.append(_Part(table, 0, table.rows, True))
+            continue
+        split.add(table.name)
+        bounds = [table.rows * i // count for i in range(count + 1)]
+        parts += [_Part(table, a, b, False) for a, b in itertools.pairwise(bounds)]
+    return parts, split
+
+
+def _copy_part(
     connect: Callable[[], Any],
-    table: TablePlan,
+    part: _Part,
     service: str,
     progress: Progress,
     stop: threading.Event,
@@ -249,22 +293,25 @@ def _copy_table(
 ) -> None:
     import psycopg
 
+    table = part.table
     names = ", ".join(f'"{c.name}"' for c in table.columns)
     try:
         size = _batch_rows(table, batch_rows)
         with connect() as conn, conn.transaction(), conn.cursor() as cur:
-            conn.execute(f"TRUNCATE {table.info.qualified}")
+            if part.whole:
+                conn.execute(f"TRUNCATE {table.info.qualified}")
             if not table.columns:
-                if table.rows:
+                if part.stop > part.start:
                     cur.execute(
                         f"INSERT INTO {table.info.qualified} "
-                        f"SELECT FROM generate_series(1, {table.rows})"
+                        f"SELECT FROM generate_series(1, {part.stop - part.start})"
                     )
                 return
-            sql = f"COPY {table.info.qualified} ({names}) FROM STDIN (FORMAT BINARY, FREEZE)"
-            with cur.copy(sql) as copy:
+            # FREEZE: rows written frozen, valid only right after TRUNCATE in this transaction.
+            options = "FORMAT BINARY, FREEZE" if part.whole else "FORMAT BINARY"
+            with cur.copy(f"COPY {table.info.qualified} ({names}) FROM STDIN ({options})") as copy:
                 copy.write(pgcopy.HEADER)
-                for count, chunk in _prefetched(_batches(table, size, stop)):
+                for count, chunk in _prefetched(_batches(part, size, stop)):
                     copy.write(chunk)
                     progress.add(table.name, count)
                 copy.write(pgcopy.TRAILER)

@@ -16,9 +16,13 @@ from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
 
 I64 = npt.NDArray[np.int64]
 U8 = npt.NDArray[np.uint8]
+
+PADDED_LIMIT = 64  # strings up to this long are taken through a padded table
+SLICE_LIMIT = 4096  # slices up to this long are gathered as windows of the pool
 
 _LOWER = np.arange(256, dtype=np.uint8)
 _LOWER[ord("A") : ord("Z") + 1] += 32
@@ -76,10 +80,30 @@ class Ragged:
         """The strings at ``index`` (a word list indexed by random draws, say)."""
         index = np.asarray(index, dtype=np.int64)
         lengths = self.lengths[index]
+        if len(self) and int(self.lengths.max()) <= PADDED_LIMIT:
+            # Short strings: rows of one padded table, then the padding masked out — a
+            # byte mask instead of an int64 index per byte.
+            rows = self.padded[index]
+            return Ragged(lengths, rows[np.arange(rows.shape[1]) < lengths[:, None]])
         return Ragged(lengths, self.data[segment_positions(self.offsets[index], lengths)])
+
+    @cached_property
+    def padded(self) -> U8:
+        width = int(self.lengths.max()) if len(self) else 0
+        table = np.zeros((len(self), width), dtype=np.uint8)
+        table[np.arange(width) < self.lengths[:, None]] = self.data
+        return table
 
     def slices(self, starts: I64, lengths: I64) -> Ragged:
         """Substrings of the single string ``self`` (a text pool) at ``starts``."""
+        longest = int(lengths.max()) if len(lengths) else 0
+        if 0 < longest <= SLICE_LIMIT and int(starts.max()) + longest <= len(self.data):
+            # Windows of the pool gathered as rows (one copy, no per-byte index), then
+            # cut to each row's length.
+            rows = sliding_window_view(self.data, longest)[starts]
+            if bool(np.all(lengths == longest)):
+                return Ragged(lengths, rows.ravel())
+            return Ragged(lengths, rows[np.arange(longest) < lengths[:, None]])
         return Ragged(lengths, self.data[segment_positions(starts, lengths)])
 
     def lower(self) -> Ragged:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import secrets
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -22,8 +24,12 @@ from orchestrator.exceptions import ServiceError
 from orchestrator.runtime.local.binaries import Binaries
 from orchestrator.runtime.local.processes import RunAs
 
+log = logging.getLogger(__name__)
+
 SETUP_TIMEOUT = 120
 TEMPLATE_FORMAT = "2"  # bump when the initdb flags change
+SPARE_SUFFIX = ".spare"
+SPARE_STALE = 600.0  # seconds: a spare copy still partial after this was abandoned
 
 # Settings that make a disposable database fast; durability is not wanted here.
 EPHEMERAL_SETTINGS = {
@@ -57,7 +63,8 @@ def prepare(
     _hand_over(service_dir, run_as)
     template = _template(cache_dir, bins, user, bool(password), run_as) if cache_dir else None
     if seeded is not None:
-        _clone(name, seeded, data)
+        if not take_spare(seeded, data):
+            _clone(name, seeded, data)
         (data / "postmaster.pid").unlink(missing_ok=True)
     elif template is not None and (template / "PG_VERSION").is_file():
         _clone(name, template, data)
@@ -185,12 +192,14 @@ def snapshot(
     target: Path,
     manifest: str,
     keep: int = 5,
-) -> None:
+) -> bool:
     """Keep a consistent copy of the running server's data dir at ``target``.
 
     ``pg_basebackup`` copies it over the replication protocol while the server runs (no
-    restart, no torn pages); a clone started later recovers to the backup's end. The
-    password goes through PGPASSWORD, never the command line. Atomic, like templates.
+    restart, no torn pages); a clone replays the backup's little WAL when it first starts
+    (in the single-user step that sets its password). The password goes through
+    PGPASSWORD, never the command line.
+    Atomic, like templates; False (and nothing kept) when any step fails.
     """
     user, password, _ = credentials(env)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -201,6 +210,7 @@ def snapshot(
         "-h", "127.0.0.1", "-p", str(port), "-U", user,
         "-D", str(partial), "-X", "stream", "--checkpoint=fast", "--no-sync", "-w",
     ]  # fmt: skip
+    kept = False
     try:
         _run(name, argv, child_env, target.parent, None)
         if run_as is not None:
@@ -212,23 +222,72 @@ def snapshot(
         (partial.parent / f"{partial.name}.json").write_text(manifest, encoding="utf-8")
         (partial.parent / f"{partial.name}.json").rename(target.parent / f"{target.name}.json")
         partial.rename(target)
-    except (OSError, subprocess.CalledProcessError):
-        pass  # another environment kept it first, or no space: the next run tries again
+        kept = True
+    except (OSError, subprocess.CalledProcessError, ServiceError) as exc:
+        # Another environment kept it first, no space, no pg_basebackup: next run tries.
+        log.warning("%s: seeded data not kept: %s", name, getattr(exc, "message", exc))
     finally:
         shutil.rmtree(partial, ignore_errors=True)
         (partial.parent / f"{partial.name}.json").unlink(missing_ok=True)
     _prune(target.parent, keep)
+    return kept
+
+
+def spare_of(kept: Path) -> Path:
+    """A ready copy of a kept data dir, for the next environment to take by renaming."""
+    return kept.parent / f"{kept.name}{SPARE_SUFFIX}"
+
+
+def take_spare(kept: Path, data: Path) -> bool:
+    """Move the spare copy into place (instant); False when there is none to take."""
+    try:
+        spare_of(kept).rename(data)
+    except OSError:  # none, another environment took it, or another filesystem
+        return False
+    return True
+
+
+def replenish(kept: Path, process_env: Mapping[str, str]) -> None:
+    """Make the next spare copy in a detached process, after this environment is gone.
+
+    Copying a seeded data dir takes a few hundred ms per 100 MB on filesystems without
+    reflinks; done here, off every environment's critical path, a later one only renames
+    it. Two at once race harmlessly: the second ``mv`` fails and cleans up."""
+    if not (kept / "PG_VERSION").is_file() or spare_of(kept).exists():
+        return
+    for making in kept.parent.glob(f".spare-{kept.name}-*"):
+        if time.time() - making.stat().st_mtime < SPARE_STALE:
+            return  # one is being made
+        shutil.rmtree(making, ignore_errors=True)  # its copier was killed
+    partial = kept.parent / f".spare-{kept.name}-{secrets.token_hex(4)}"
+    script = 'cp -a -- "$1" "$2" && mv -T -- "$2" "$3"; rm -rf -- "$2"'
+    try:
+        subprocess.Popen(
+            ["sh", "-c", script, "sh", str(kept), str(partial), str(spare_of(kept))],
+            env=dict(process_env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        log.warning("no spare copy of %s: %s", kept.name, exc)
 
 
 def _prune(directory: Path, keep: int) -> None:
     """Keep the ``keep`` most recently used seeded data dirs (clones touch theirs)."""
     kept = sorted(
-        (p for p in directory.iterdir() if p.is_dir() and not p.name.startswith(".")),
+        (
+            p
+            for p in directory.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and not p.name.endswith(SPARE_SUFFIX)
+        ),
         key=lambda p: p.stat().st_mtime,
         reverse=True,
     )
     for old in kept[keep:]:
         shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(spare_of(old), ignore_errors=True)
         (directory / f"{old.name}.json").unlink(missing_ok=True)
 
 

@@ -180,7 +180,7 @@ class LocalRuntime(Runtime):
             manifest = json.loads((kept.parent / f"{kept.name}.json").read_text("utf-8"))
             if (kept / "PG_VERSION").is_file():
                 os.utime(kept)  # most recently used: pruned last
-                return {SEEDED_FROM: key, SEED_MANIFEST: manifest}
+                return {SEEDED_FROM: key, SEED_MANIFEST: manifest, "data_dir": str(kept)}
         except (OSError, ValueError):
             pass
         return {KEEPS_DATA: key, "data_dir": str(kept)}
@@ -191,7 +191,7 @@ class LocalRuntime(Runtime):
         if not handle.details.get(KEEPS_DATA) or handle.details.get("engine") != "postgres":
             return False
         spec_env = self._envs.get((env.env_id, handle.name), {})
-        postgres.snapshot(
+        kept = postgres.snapshot(
             handle.name,
             binaries.postgres(self.settings.binary_source),
             int(handle.details["port"]),
@@ -201,7 +201,9 @@ class LocalRuntime(Runtime):
             Path(handle.details["data_dir"]),
             json.dumps(manifest),
         )
-        return True
+        if kept:  # the next environment's copy, made while this one runs its suites
+            postgres.replenish(Path(handle.details["data_dir"]), base_environ())
+        return kept
 
     def exit_reason(self, handle: ServiceHandle) -> str | None:
         proc = self._popen(handle)
@@ -235,6 +237,9 @@ class LocalRuntime(Runtime):
                 list(pool.map(self.stop, handles))
         leftovers = processes.kill_tagged(record.id, record.work_dir)
         shutil.rmtree(record.work_dir, ignore_errors=True)
+        for details in record.services.values():
+            if details.get("data_dir") and (details.get(SEEDED_FROM) or details.get(KEEPS_DATA)):
+                postgres.replenish(Path(details["data_dir"]), base_environ())
         if record.work_dir.exists():
             leftovers.append(f"directory {record.work_dir}")
         with self._lock:
