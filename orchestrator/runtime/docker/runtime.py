@@ -26,7 +26,7 @@ import shlex
 import shutil
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +38,9 @@ from orchestrator.links import API_PORT as PROXY_API_PORT
 from orchestrator.links import PROXY_SERVICE
 from orchestrator.ownership import this_process
 from orchestrator.runtime.base import (
+    KEEPS_DATA,
+    SEED_MANIFEST,
+    SEEDED_FROM,
     Endpoint,
     EnvironmentContext,
     Runtime,
@@ -104,6 +107,7 @@ class DockerRuntime(Runtime):
         # with the engine unreachable, destroy() knows there is nothing to remove.
         self._nothing_created: set[str] = set()
         self._exit_checks: dict[str, tuple[float, str | None]] = {}  # id → (when, answer)
+        self._spec_envs: dict[tuple[str, str], dict[str, str]] = {}  # secrets: memory only
 
     @property
     def client(self) -> Any:
@@ -249,6 +253,7 @@ class DockerRuntime(Runtime):
             self._volume(env, state, spec.name, i).name: {"bind": path, "mode": "rw"}
             for i, path in enumerate(image.volumes)
         }
+        seeding = self._seeded_start(env, state, spec, volumes) if spec.data_key else {}
         kwargs: dict[str, Any] = {
             "name": name,
             # No `hostname`: Docker's DNS would then answer the service's name with its
@@ -305,10 +310,70 @@ class DockerRuntime(Runtime):
             "healthcheck": image.healthcheck,
             "container_port": own.port if own is not None else None,
             "engine": service.engine.value if service.engine else None,
+            **seeding,
         }
         if images.unpinned(image.reference) and not is_proxy:
             log.warning("%s: image %r is not pinned to a version", spec.name, image.reference)
         return ServiceHandle(spec.name, endpoint, details)
+
+    def _seeded_start(
+        self,
+        env: EnvironmentContext,
+        state: _Env,
+        spec: ServiceSpec,
+        volumes: dict[str, dict[str, str]],
+    ) -> dict[str, Any]:
+        """Fill the db's data volume from kept seeded data, or mount a staging volume to
+        keep this environment's once seeded (seedcache.py). Handle details either way."""
+        from orchestrator.runtime.docker import seedcache
+
+        image = state.images[spec.name]
+        pgdata = spec.env.get("PGDATA", seedcache.DEFAULT_PGDATA)
+        data = next((v for v, m in volumes.items() if m["bind"] == pgdata), None)
+        if spec.service.engine is not Engine.postgres or data is None or not spec.data_key:
+            return {}
+        self._spec_envs[(env.env_id, spec.name)] = dict(spec.env)  # in memory only
+        kept = seedcache.kept_volume(self.client, spec.data_key, image.id)
+        if kept is not None:
+            began = time.monotonic()
+            if seedcache.restore(
+                self.client, image.id, kept, data, spec.env, env.env_id, state.common_labels
+            ):
+                return {
+                    SEEDED_FROM: spec.data_key,
+                    SEED_MANIFEST: seedcache.manifest_of(kept),
+                    "cache_restore_seconds": round(time.monotonic() - began, 3),
+                }
+            # A half-filled volume must not be started on: start from an empty one.
+            self.client.volumes.get(data).remove(force=True)
+            self.client.volumes.create(
+                data, labels={**state.common_labels, labels.SERVICE: spec.name}
+            )
+        staging = seedcache.staging_volume(self.client, env.env_id, spec.name, state.common_labels)
+        volumes[staging.name] = {"bind": seedcache.STAGING_PATH, "mode": "rw"}
+        return {KEEPS_DATA: spec.data_key, "staging_volume": staging.name}
+
+    def keep_seeded(
+        self, env: EnvironmentContext, handle: ServiceHandle, manifest: Mapping[str, Any]
+    ) -> bool:
+        from orchestrator.runtime.docker import seedcache
+
+        key, staging = handle.details.get(KEEPS_DATA), handle.details.get("staging_volume")
+        container = self._container(handle)
+        if not key or not staging or container is None:
+            return False
+        state = self._env(env.env_id)
+        return seedcache.keep(
+            self.client,
+            container,
+            state.images[handle.name].id,
+            str(staging),
+            str(key),
+            self._spec_envs.get((env.env_id, handle.name), {}),
+            env.env_id,
+            state.common_labels,
+            manifest,
+        )
 
     def _command(self, spec: ServiceSpec) -> list[str] | None:
         if spec.name == PROXY_SERVICE:
@@ -447,6 +512,8 @@ class DockerRuntime(Runtime):
         failures += _remove_work_dir(record.work_dir)
         with self._lock:
             state = self._envs.pop(record.id, None)
+            for key in [k for k in self._spec_envs if k[0] == record.id]:
+                self._spec_envs.pop(key)
         leash = state.leash(wait=0) if state is not None else None
         if leash is not None:
             leash.close()

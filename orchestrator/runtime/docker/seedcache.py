@@ -15,6 +15,7 @@ Helpers carry the environment's labels: a killed envctl leaves nothing behind th
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from collections.abc import Mapping
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 SEED_CACHE = "envctl.seed-cache"  # volume label: the data key
 SEED_IMAGE = "envctl.seed-image"  # volume label: the image ID the data was made with
+SEED_MANIFEST = "envctl.seed-manifest"  # volume label: what the seed recorded (JSON)
+DEFAULT_PGDATA = "/var/lib/postgresql/data"
 STAGING_PATH = "/envctl-seed"
 MARKER = ".envctl-complete"
 KEEP = 5
@@ -102,6 +105,14 @@ def restore(
     return exit_code == 0
 
 
+def manifest_of(volume: Any) -> dict[str, Any]:
+    try:
+        value = json.loads((volume.attrs.get("Labels") or {}).get(SEED_MANIFEST, "{}"))
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def keep(
     client: Any,
     container: Any,
@@ -111,6 +122,7 @@ def keep(
     env: Mapping[str, str],
     env_id: str,
     common: Mapping[str, str],
+    manifest: Mapping[str, Any],
 ) -> bool:
     """Back up the running db into ``staging``, then copy that into a new cache volume."""
     user, password, _ = credentials(env)
@@ -124,7 +136,7 @@ def keep(
         return False
     kept = client.volumes.create(
         f"envctl-seed-{key[:16]}-{secrets.token_hex(3)}",
-        labels={SEED_CACHE: key, SEED_IMAGE: image_id},
+        labels={SEED_CACHE: key, SEED_IMAGE: image_id, SEED_MANIFEST: json.dumps(manifest)},
     )
     exit_code, output = _helper(
         client,
