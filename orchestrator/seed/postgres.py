@@ -10,12 +10,14 @@ next batch while the current one is sent: numpy and libpq both release the GIL.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import logging
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -60,6 +62,36 @@ class Progress:
             return sum(self.done.values())
 
 
+class _Stop:
+    """Stops a load: no more batches, and every statement still running is cancelled, so
+    Ctrl-C does not wait for an index build on a big table before the teardown."""
+
+    def __init__(self, connect: Callable[[], Any]) -> None:
+        self._connect = connect
+        self._event = threading.Event()
+        self._open: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def connect(self) -> Any:
+        conn = self._connect()
+        with self._lock:
+            self._open.add(conn)
+        if self._event.is_set():
+            conn.cancel()
+        return conn
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def set(self) -> None:
+        self._event.set()
+        with self._lock:
+            running = list(self._open)
+        for conn in running:
+            with contextlib.suppress(Exception):  # closed already, or the server is gone
+                conn.cancel()
+
+
 @dataclass(frozen=True)
 class LoadResult:
     targets: list[TargetStats]
@@ -77,7 +109,8 @@ def load(
 ) -> LoadResult:
     """Load every planned table; raise ``SeedError`` (at the table's spec) on failure."""
     phases: dict[str, float] = {}
-    stop = threading.Event()
+    stop = _Stop(connect)
+    connect = stop.connect
     with connect() as conn:
         constraints, indexes = _keys_of(plans)
         t = time.monotonic()
@@ -226,7 +259,7 @@ def _encode(table: TablePlan, rows: np.ndarray[Any, np.dtype[np.uint64]]) -> byt
     return pgcopy.rows(fields)
 
 
-def _batches(part: _Part, size: int, stop: threading.Event) -> Iterator[tuple[int, bytes]]:
+def _batches(part: _Part, size: int, stop: _Stop) -> Iterator[tuple[int, bytes]]:
     for start in range(part.start, part.stop, size):
         if stop.is_set():
             return
@@ -288,7 +321,7 @@ def _copy_part(
     part: _Part,
     service: str,
     progress: Progress,
-    stop: threading.Event,
+    stop: _Stop,
     batch_rows: int | None,
 ) -> None:
     import psycopg
@@ -343,7 +376,7 @@ def _run_all(
     plans: dict[str, TablePlan],
     service: str,
     workers: int,
-    stop: threading.Event,
+    stop: _Stop,
 ) -> None:
     import psycopg
 
@@ -365,7 +398,7 @@ def _run_all(
 def _parallel(
     tasks: list[Callable[[], None]],
     workers: int,
-    stop: threading.Event,
+    stop: _Stop,
     tick: Callable[[], None] | None,
 ) -> None:
     """Run ``tasks`` on ``workers`` threads; the first failure stops the rest."""
@@ -392,7 +425,7 @@ def _wait_all(futures: list[Future[None]], tick: Callable[[], None] | None) -> N
             tick()
 
 
-def _stop(stop: threading.Event, futures: list[Future[None]]) -> None:
+def _stop(stop: _Stop, futures: list[Future[None]]) -> None:
     stop.set()
     for f in futures:
         f.cancel()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -99,3 +101,22 @@ def test_cache_false_always_generates(tmp_path: Path, cli: Cli) -> None:
     )
     runs = [cli.json("run", str(path)) for _ in range(2)]
     assert [r["seeding"][0]["cache"] for r in runs] == ["off", "off"]
+
+
+def test_ctrl_c_while_seeding_tears_down_and_records(tmp_path: Path, cli: Cli) -> None:
+    # Large enough to be caught mid-load (a few seconds of COPY and index builds).
+    proc = cli.popen("run", str(write(tmp_path, customers=3_000_000)), "-o", "json")
+    try:
+        cli.wait_for(lambda rows: bool(rows) and rows[0]["status"] == "seeding", timeout=60)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    result = json.loads(out)
+    assert result["status"] == "error" and result["error"]["type"] == "Interrupted"
+    assert "Traceback" not in err
+    assert cli.live() == []
+    assert leftovers(result["env"]) == []
