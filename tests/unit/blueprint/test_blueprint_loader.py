@@ -103,8 +103,16 @@ def test_reference_blueprint_suites_data_and_lifetime(checkout: LoadedBlueprint)
     assert model.ttl == 7200.0
     assert model.budget is not None
     assert model.budget.per_run_usd == 0.05
-    (seed,) = model.data
-    assert (seed.service, seed.schema_) == ("db", "checkout/schema.sql")
+    db, cache = model.data
+    assert (db.service, db.schema_, db.seed) == ("db", "checkout/schema.sql", 42)
+    assert {name: t.rows for name, t in db.tables.items()} == {
+        "customers": 10_000,
+        "products": 500,
+        "orders": 100_000,
+        "order_items": 200_000,
+    }
+    assert db.tables["orders"].columns["customer_id"].ref == "customers.id"
+    assert (cache.service, cache.keyspaces[0].count) == ("cache", 20_000)
     assert model.secrets["DB_PASSWORD"].generate is True
     assert model.secrets["DB_PASSWORD"].length == 24
 
