@@ -8,6 +8,7 @@ Rows never hold secret values: services are stored as handles (pids, ports, path
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 import sqlite3
@@ -79,6 +80,9 @@ class EnvRecord:
         return time.time() > self.expires_at
 
 
+OPEN_RETRIES = 40  # about 40 s of backing off before a locked new store is an error
+
+
 class EnvironmentIdTaken(StateError):
     """``add`` of an id that is already live (two runs drew the same random suffix)."""
 
@@ -86,16 +90,27 @@ class EnvironmentIdTaken(StateError):
 class StateStore:
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as db:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise StateError(
-                f"cannot open the state database {str(path)!r}: {exc}",
-                hint="set ENVCTL_STATE_DIR to a writable directory",
-            ) from exc
+        for attempt in itertools.count():
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with self._connect() as db:
+                    db.execute("PRAGMA journal_mode=WAL")
+                    db.executescript(_SCHEMA)
+                break
+            except sqlite3.OperationalError as exc:
+                # Two envctl processes creating a new store at once: switching it to WAL
+                # answers "locked" at once, without waiting on the busy timeout.
+                if "locked" not in str(exc) or attempt >= OPEN_RETRIES:
+                    raise self._unusable(exc) from exc
+                time.sleep(0.05 * (attempt + 1))
+            except (OSError, sqlite3.Error) as exc:
+                raise self._unusable(exc) from exc
+
+    def _unusable(self, exc: Exception) -> StateError:
+        return StateError(
+            f"cannot open the state database {str(self.path)!r}: {exc}",
+            hint="set ENVCTL_STATE_DIR to a writable directory",
+        )
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
