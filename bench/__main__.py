@@ -16,11 +16,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from bench import (
     RESULTS_DIR,
     SERVICES,
     MeasurementError,
+    cost_bench,
     docker_bench,
     figures,
     plain_script,
@@ -124,19 +126,29 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=("envctl", "proxy", "docker", "seed"),
+        choices=("envctl", "proxy", "docker", "seed", "cost"),
         help="run only the envctl figures, the fault proxy's, the Docker runtime's or the "
         "data seeding ones (default: all)",
     )
     proxy_bench.add_arguments(parser)
     docker_bench.add_arguments(parser)
     seed_bench.add_arguments(parser)
+    cost_bench.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.runs < 1 or args.help_runs < 1 or args.poll_interval <= 0:
         parser.error("--runs and --help-runs must be ≥ 1, --poll-interval > 0")
     if args.proxy_runs is not None and args.proxy_runs < 1:
         parser.error("--proxy-runs must be ≥ 1")
     return args
+
+
+# The sections after the envctl figures, in the order a full run takes them.
+SECTIONS: dict[str, Any] = {
+    "proxy": proxy_bench,
+    "docker": docker_bench,
+    "seed": seed_bench,
+    "cost": cost_bench,
+}
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -146,12 +158,8 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     signal.signal(signal.SIGTERM, _on_sigterm)
-    if args.only == "proxy":
-        return proxy_bench.main_only(args)
-    if args.only == "docker":
-        return docker_bench.main_only(args)
-    if args.only == "seed":
-        return seed_bench.main_only(args)
+    if args.only in SECTIONS:
+        return int(SECTIONS[args.only].main_only(args))
     state_dir = Path(tempfile.mkdtemp(prefix="bench-envctl-state-"))
     samples = Samples()
     errors: list[str] = []
@@ -198,9 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         for note in envctl.cleanup():
             bench.warnings.append(f"cleanup: {note}")
         shutil.rmtree(state_dir, ignore_errors=True)
-    proxy = proxy_bench.run_for(args, errors, bench.warnings)  # {"proxy": …} or {}
-    docker = docker_bench.run_for(args, errors, bench.warnings)  # {"docker": …} or {}
-    seed = seed_bench.run_for(args, errors, bench.warnings)  # {"seed": …} or {}
+    sections: dict[str, Any] = {}
+    for module in SECTIONS.values():  # each gives {"name": section}, or {} when skipped
+        sections |= module.run_for(args, errors, bench.warnings)
     settings = {
         "help_runs": args.help_runs,
         "plain_poll_interval_s": args.poll_interval,
@@ -211,14 +219,9 @@ def main(argv: list[str] | None = None) -> int:
         "wall_s": round(time.monotonic() - started, 1),
     }
     data = figures.report(samples, args.runs, settings, errors, bench.warnings)
-    data |= proxy | docker | seed
+    data |= sections
     figures.write(data, args.json)
-    print(
-        figures.table(data)
-        + proxy_bench.table_after(data)
-        + docker_bench.table_after(data)
-        + seed_bench.table_after(data)
-    )
+    print(figures.table(data) + "".join(m.table_after(data) for m in SECTIONS.values()))
     print(f"\nwrote {args.json}")
     return 1 if errors else 0
 

@@ -94,7 +94,7 @@ class Engine:
             raise
         finally:
             result = session.result(status, suite_results, error)
-            self._record(result)
+            self._record(result, loaded)
         return result
 
     def up(
@@ -166,7 +166,7 @@ class Engine:
             time.sleep(0.2)
         return False
 
-    def _record(self, result: RunResult) -> None:
+    def _record(self, result: RunResult, loaded: LoadedBlueprint | None = None) -> None:
         """Every run is recorded, passed, failed or errored; secrets redacted first."""
         summary = self.redactor.redact_data(result.to_dict())
         assert isinstance(summary, dict)
@@ -177,3 +177,10 @@ class Engine:
             )
         except (EnvctlError, OSError) as exc:
             log.error("could not record run %s: %s", result.env, exc)
+        if loaded is not None:
+            from orchestrator.cost import accounting
+
+            try:
+                accounting.record(self.settings, loaded, summary)
+            except (EnvctlError, OSError) as exc:
+                log.error("could not add run %s to the ledger: %s", result.env, exc)

@@ -78,6 +78,7 @@ class RunResult:
     links: list[dict[str, Any]] = field(default_factory=list)  # per link: metrics, faults
     proxy_seed: int | None = None  # set it in the blueprint (proxy.seed) to replay a run
     seeding: list[dict[str, Any]] = field(default_factory=list)  # per data entry: SeedStats
+    cost: dict[str, Any] | None = None  # RunCost.to_dict(), its budget check included
     # The error itself, for the CLI's exit code and message; not part of the JSON.
     exception: BaseException | None = field(default=None, compare=False, repr=False)
 
@@ -105,6 +106,7 @@ class RunResult:
             ],
             "links": self.links,
             "seeding": self.seeding,
+            "cost": self.cost,
             "proxy": {"seed": self.proxy_seed} if self.proxy_seed is not None else None,
             "warnings": self.warnings,
             "error": self.error,

@@ -12,6 +12,7 @@ import enum
 import graphlib
 import json
 import logging
+import resource
 import secrets as random_source
 import threading
 import time
@@ -26,6 +27,8 @@ from orchestrator import plan, readiness, signals, suites
 from orchestrator.blueprint.loader import LoadedBlueprint
 from orchestrator.blueprint.model import Suite
 from orchestrator.childenv import base_environ
+from orchestrator.cost.meter import Meter
+from orchestrator.cost.model import ServiceUsage
 from orchestrator.exceptions import EnvctlError, StateError, UsageError
 from orchestrator.links import PROXY_SERVICE, PlannedLink, proxy_config, proxy_service
 from orchestrator.ownership import this_process
@@ -39,6 +42,14 @@ from orchestrator.state import EnvironmentIdTaken, EnvRecord, StateStore, this_h
 from orchestrator.teardown import dismantle
 
 log = logging.getLogger(__name__)
+
+SUITE_METER = "suite"  # the suites' own processes, metered like a service
+
+
+def _children_cpu() -> float:
+    """CPU seconds of every child this process has waited for (and theirs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 class EnvStatus(enum.StrEnum):
@@ -95,6 +106,8 @@ class Session:
     proxy_seed: int | None = None
     link_results: list[dict[str, Any]] = field(default_factory=list)
     seeding: list[dict[str, Any]] = field(default_factory=list)
+    meter: Meter | None = None  # what each service uses, per phase (cost/meter.py)
+    usage: dict[str, ServiceUsage] = field(default_factory=dict)  # once torn down
     _t0: float = field(default_factory=time.monotonic)
 
     # creation --------------------------------------------------------------------------
@@ -173,6 +186,9 @@ class Session:
 
     def provision(self) -> None:
         t = time.monotonic()
+        if self.settings.metering and self.meter is None:
+            self.meter = Meter(self.settings.meter_interval)
+            self.meter.start()
         self.progress.step(f"planning {self.env_id} on {self.runtime.name}")
         self.runtime.prepare(self.env, self.loaded)
         for name, svc in self.loaded.model.services.items():
@@ -246,6 +262,13 @@ class Session:
         assert service.local is not None and service.local.command is not None
         return ServiceSpec(PROXY_SERVICE, service, {}, service.local.command, self.env.work_dir)
 
+    def _meter_service(self, spec: ServiceSpec, handle: ServiceHandle) -> None:
+        sampler = self.runtime.sampler(self.env, handle) if self.meter else None
+        if self.meter is None or sampler is None:
+            return
+        resources = spec.service.resources
+        self.meter.track(spec.name, sampler, resources.cpu, resources.memory, resources.storage)
+
     def _bring_up(self, spec: ServiceSpec) -> None:
         if spec.name in self.loaded.model.services and self.loaded.model.data:
             from orchestrator.seed.cache import data_key
@@ -255,6 +278,7 @@ class Session:
         offset = time.monotonic() - self._t0
         self.progress.step(f"starting {spec.name}")
         handle = self.runtime.start(self.env, spec)
+        self._meter_service(spec, handle)
         with self._lock:
             self.handles[spec.name] = handle
             if spec.name != PROXY_SERVICE:
@@ -334,6 +358,7 @@ class Session:
         if not self.loaded.model.data:
             return
         t = time.monotonic()
+        self._meter_phase("seed")
         self._set_status(EnvStatus.seeding)
         for service in dict.fromkeys(entry.service for entry in self.loaded.model.data):
             if self.cancel.is_set():
@@ -390,6 +415,7 @@ class Session:
             self.warnings.append("no suites selected: nothing was tested")
             return []
         self._set_status(EnvStatus.testing)
+        self._meter_phase("suites")
         if any(link.schedule for link in self.loaded.model.links):
             self._proxy_call("POST", "/envctl/schedules/start")  # drills count from here
         results = []
@@ -414,6 +440,7 @@ class Session:
                 **self.resolver.suite_env(index, suite),
             }
             cwd = self.loaded.directory / suite.cwd if suite.cwd else self.loaded.directory
+            before = _children_cpu()
             result = suites.run_suite(
                 name=suite.name,
                 tier=suite.tier.value,
@@ -425,7 +452,10 @@ class Session:
                 junit_path=junit,
                 redactor=self.redactor,
                 echo=self.progress.suite_output if echo else None,
+                on_start=self._meter_suite,
             )
+            if self.meter is not None:  # the suite was waited for: its exact CPU time
+                self.meter.finish(SUITE_METER, _children_cpu() - before)
             if result.junit is not None:
                 redact_file(result.junit, self.redactor)  # reports quote env vars and URLs
             results.append(result)
@@ -481,6 +511,7 @@ class Session:
             return self._torn_down
         t = time.monotonic()
         self.progress.step(f"teardown {self.env_id}")
+        self._meter_phase("teardown")
         self.cancel.set()
         leftovers: list[str] = []
         with signals.shielded():
@@ -502,8 +533,39 @@ class Session:
             if leftovers:
                 log.error("teardown left: %s (envctl gc retries)", ", ".join(leftovers))
         self._phase("teardown", t)
+        if self.meter is not None:
+            self.usage = self.meter.stop()
         self._torn_down = leftovers
         return leftovers
+
+    def _cost(self) -> dict[str, Any] | None:
+        """What the run cost, and its budget check; None when nothing was metered."""
+        if not self.usage:
+            return None
+        from orchestrator.cost import accounting
+
+        try:
+            priced = accounting.run_cost(self.settings, self.loaded, self.usage, self.phases)
+            out = priced.to_dict()
+            checked = accounting.check_budget(self.settings, self.loaded, priced.total.total_usd)
+        except EnvctlError as exc:  # a bad price file: reported; the run's result stands
+            self.warnings.append(f"cost not computed: {exc.render()}")
+            return None
+        if checked is not None:
+            out["budget"] = checked
+            if checked["status"] != "ok":
+                self.warnings.append(checked["message"])
+        return out
+
+    def _meter_phase(self, phase: str) -> None:
+        if self.meter is not None:
+            self.meter.phase(phase)
+
+    def _meter_suite(self, pid: int) -> None:
+        if self.meter is not None:
+            from orchestrator.cost import readings
+
+            self.meter.track(SUITE_METER, readings.process_tree(pid, None))
 
     def _proxy_call(self, method: str, path: str) -> Any:
         """One request to the fault proxy's control API; None when it cannot answer."""
@@ -562,6 +624,7 @@ class Session:
         error: BaseException | None,
     ) -> RunResult:
         meta = self.loaded.model.metadata
+        cost = self._cost()
         return RunResult(
             env=self.env_id,
             blueprint=self.loaded.name,
@@ -584,6 +647,7 @@ class Session:
             links=list(self.link_results),
             proxy_seed=self.proxy_seed,
             seeding=list(self.seeding),
+            cost=cost,
             exception=error,
         )
 

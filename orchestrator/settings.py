@@ -26,6 +26,10 @@ class Settings:
     binary_source: BinarySource = "auto"
     secrets_file: Path | None = None
     environ: Mapping[str, str] = field(default_factory=dict)
+    # Metering for cost per run (ENVCTL_METERING=off turns it off; the benchmark does,
+    # to measure what it costs) and its sampling interval (ENVCTL_METER_INTERVAL, s).
+    metering: bool = True
+    meter_interval: float = 0.2
 
     @property
     def state_db(self) -> Path:
@@ -39,6 +43,11 @@ class Settings:
     @property
     def runs_dir(self) -> Path:
         return self.state_dir / "runs"
+
+    @property
+    def ledger_db(self) -> Path:
+        """Every run with its cost, for reports and finance exports (cost/ledger.py)."""
+        return self.state_dir / "ledger.db"
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -57,10 +66,29 @@ class Settings:
                 hint=f"valid: {', '.join(BINARY_SOURCES)}",
             )
         secrets = env.get("ENVCTL_SECRETS_FILE")
+        meter_interval = _seconds(env.get("ENVCTL_METER_INTERVAL") or "0.2")
         return cls(
             state_dir=state_dir,
             work_root=Path(env.get("ENVCTL_WORK_DIR") or tempfile.gettempdir()),
             binary_source=source,  # type: ignore[arg-type]
             secrets_file=Path(secrets) if secrets else None,
             environ=env,
+            metering=(env.get("ENVCTL_METERING") or "on").lower() not in ("off", "0", "false"),
+            meter_interval=meter_interval,
         )
+
+
+def _seconds(text: str) -> float:
+    """ENVCTL_METER_INTERVAL: seconds between metering readings."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.01 <= value <= 60:
+        from orchestrator.exceptions import UsageError
+
+        raise UsageError(
+            f"ENVCTL_METER_INTERVAL={text!r} is not a number of seconds",
+            hint="give seconds between 0.01 and 60, e.g. 0.2",
+        )
+    return value

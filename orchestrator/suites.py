@@ -64,6 +64,7 @@ def run_suite(
     junit_path: Path,
     redactor: Redactor,
     echo: Callable[[str], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> SuiteResult:
     started = time.monotonic()
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,6 +92,8 @@ def run_suite(
                 None,
                 log_path,
             )
+        if on_start is not None:
+            on_start(proc.pid)  # metering: the suite's process tree, from now on
         pump = threading.Thread(target=_pump, args=(proc, log, redactor, echo), daemon=True)
         pump.start()
         timed_out = False

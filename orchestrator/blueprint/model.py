@@ -317,6 +317,11 @@ class Blueprint(Model):
     secrets: dict[str, SecretSpec] = Field(default_factory=dict)
     proxy: ProxySettings = Field(default_factory=ProxySettings)
     budget: Budget | None = None
+    pricing: dict[str, float] | None = Field(
+        None,
+        description="Prices for this blueprint's runs, over the shipped and the user's "
+        "price books; keys carry their unit: usd_per_vcpu_hour, usd_per_gib_month …",
+    )
     ttl: Duration = Field(7200.0, description="Reaped by `envctl gc` after this long.")
     egress: bool = Field(
         False,

@@ -104,6 +104,13 @@ def _problems(loaded: LoadedBlueprint) -> Iterator[BlueprintError]:
         )
     else:
         yield from volumes.problems(loaded)
+    if bp.pricing is not None:
+        from orchestrator.cost import pricing
+
+        try:  # units are checked where they are written: usd_per_vcpu_hour, not cpu
+            pricing.load((), bp.pricing, overrides_source=src, overrides_path=("pricing",))
+        except BlueprintError as exc:
+            yield exc
 
     seen: dict[str, int] = {}
     for i, suite in enumerate(bp.suites):

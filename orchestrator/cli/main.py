@@ -8,6 +8,7 @@ import sys
 import click
 
 from orchestrator.cli import (
+    cost_cmd,
     down_cmd,
     fault_cmd,
     gc_cmd,
@@ -53,6 +54,7 @@ for command in (
     validate_cmd.validate,
     schema_cmd.schema,
     gc_cmd.gc,
+    cost_cmd.cost,
 ):
     cli.add_command(command)
 

@@ -19,11 +19,21 @@ TIERS = ("critical", "standard", "extended")
 @click.option("--runtime", "-r", default="local", show_default=True, help="Where to run.")
 @click.option("--tier", multiple=True, type=click.Choice(TIERS), help="Only suites of this tier.")
 @click.option("--suite", "-s", "suite_names", multiple=True, help="Only this suite (repeatable).")
+@click.option(
+    "--enforce-budget",
+    is_flag=True,
+    help="Exit 4 when the run exceeds the blueprint's budget (default: a warning).",
+)
 @secrets_file_option
 @output_option
 @pass_app
 def run(
-    app: App, blueprint: str, runtime: str, tier: tuple[str, ...], suite_names: tuple[str, ...]
+    app: App,
+    blueprint: str,
+    runtime: str,
+    tier: tuple[str, ...],
+    suite_names: tuple[str, ...],
+    enforce_budget: bool,
 ) -> None:
     """Run BLUEPRINT's suites in a fresh environment, then tear it all down."""
     from orchestrator.engine import Selection
@@ -43,3 +53,9 @@ def run(
         sys.exit(int(ExitCode.ENVIRONMENT))
     if result.status is RunStatus.failed:
         sys.exit(int(ExitCode.SUITES_FAILED))
+    budget = (result.cost or {}).get("budget") or {}
+    if enforce_budget and budget.get("status") == "exceeded":
+        click.echo(f"envctl: error: {budget['message']}", err=True)
+        if budget.get("hint"):
+            click.echo(f"  hint: {budget['hint']}", err=True)
+        sys.exit(int(ExitCode.BUDGET_EXCEEDED))

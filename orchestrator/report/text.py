@@ -33,12 +33,44 @@ def run_summary(data: dict[str, Any]) -> str:
     phases = " · ".join(f"{k} {v:.2f}s" for k, v in data["phases"].items())
     if phases:
         lines.append(f"phases  {phases}")
+    if data.get("cost"):
+        lines.append(cost_line(data["cost"]))
     for w in data["warnings"]:
         lines.append(f"warning: {w}")
     if not data["teardown"]["complete"]:
         lines.append("teardown left: " + ", ".join(data["teardown"]["leftovers"]))
     lines.append(f"reports and logs: {data['run_dir']}")
     return "\n".join(lines)
+
+
+def cost_line(cost: dict[str, Any]) -> str:
+    """'cost    $0.000074 · cpu 82% · memory 11% … · budget ok ($0.05 per run)'."""
+    total = float(cost["total_usd"])
+    parts = [f"cost    {usd(total)}"]
+    if total > 0:
+        shares = [
+            (k.removesuffix("_usd"), float(v) / total)
+            for k, v in cost["total"].items()
+            if k != "total_usd" and float(v) > 0
+        ]
+        parts += [f"{name} {share:.0%}" for name, share in sorted(shares, key=lambda x: -x[1])]
+    top = sorted(cost["by_service"].items(), key=lambda kv: -float(kv[1]["total_usd"]))[:3]
+    if top:
+        parts.append("most: " + ", ".join(f"{n} {usd(float(c['total_usd']))}" for n, c in top))
+    budget = cost.get("budget") or {}
+    if budget.get("status"):
+        limit = budget.get("per_run_usd")
+        parts.append(f"budget {budget['status']}" + (f" ({usd(limit)} per run)" if limit else ""))
+    return " · ".join(parts)
+
+
+def usd(amount: float) -> str:
+    """Money with the digits that matter: a run can cost $0.000074."""
+    if amount == 0:
+        return "$0"
+    if abs(amount) >= 0.01:
+        return f"${amount:,.2f}"
+    return f"${amount:.2g}" if abs(amount) < 1e-6 else f"${amount:.6f}".rstrip("0")
 
 
 def _services(services: dict[str, Any]) -> list[str]:

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     from orchestrator.blueprint.loader import LoadedBlueprint
     from orchestrator.blueprint.model import Service
+    from orchestrator.cost.meter import Sampler
     from orchestrator.readiness import Probe
     from orchestrator.secrets import Redactor
     from orchestrator.settings import Settings
@@ -132,6 +133,11 @@ class Runtime(abc.ABC):
     def host_endpoint(self, env: EnvironmentContext, name: str) -> Endpoint | None:
         """Where the host reaches what ``address(env, name, …)`` returned, when that
         differs (a container network); None when the address is the host's view too."""
+        return None
+
+    def sampler(self, env: EnvironmentContext, handle: ServiceHandle) -> Sampler | None:
+        """Readings of a running service for metering (``cost/meter.py``): cumulative CPU
+        seconds, memory, bytes on disk; None where this runtime cannot measure it."""
         return None
 
     def keep_seeded(

@@ -55,6 +55,7 @@ from orchestrator.state import EnvRecord, this_host
 
 if TYPE_CHECKING:
     from orchestrator.blueprint.loader import LoadedBlueprint
+    from orchestrator.cost.meter import Sampler
     from orchestrator.readiness import Probe
     from orchestrator.secrets import Redactor
     from orchestrator.suites import ContainerSuite, SuiteResult
@@ -420,6 +421,33 @@ class DockerRuntime(Runtime):
             if container is not None:
                 return HealthcheckProbe(container, probe)
         return probe
+
+    def sampler(self, env: EnvironmentContext, handle: ServiceHandle) -> Sampler | None:
+        from orchestrator.cost import readings
+
+        container_id = str(handle.details.get("container_id") or "")
+        if not container_id:
+            return None
+        # The container's cgroup files when the engine is on this host (microseconds a
+        # reading); the stats API otherwise (one request a reading).
+        return readings.cgroup(container_id) or self._stats_sampler(container_id)
+
+    def _stats_sampler(self, container_id: str) -> Sampler:
+        from orchestrator.cost.meter import Reading
+
+        def read(storage: bool) -> Reading | None:
+            try:
+                stats = self.client.api.stats(container_id, stream=False, one_shot=True)
+            except errors().APIError:
+                return None
+            cpu = (stats.get("cpu_stats") or {}).get("cpu_usage", {}).get("total_usage")
+            memory = stats.get("memory_stats") or {}
+            if cpu is None or "usage" not in memory:
+                return None  # stopped: Docker reports empty stats
+            inactive = (memory.get("stats") or {}).get("inactive_file", 0)
+            return Reading(cpu / 1e9, max(0, int(memory["usage"]) - int(inactive)))
+
+        return read
 
     def exit_reason(self, handle: ServiceHandle) -> str | None:
         # Polled by every readiness loop (first every 20 ms): one inspect per container

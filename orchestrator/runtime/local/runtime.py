@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.blueprint.loader import LoadedBlueprint
 from orchestrator.blueprint.model import Engine, Service
@@ -41,6 +41,9 @@ from orchestrator.runtime.local import binaries, postgres, processes, redis
 from orchestrator.runtime.local.processes import RunAs
 from orchestrator.settings import Settings
 from orchestrator.state import EnvRecord, StateStore
+
+if TYPE_CHECKING:
+    from orchestrator.cost.meter import Sampler
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +207,15 @@ class LocalRuntime(Runtime):
         if kept:  # the next environment's copy, made while this one runs its suites
             postgres.replenish(Path(handle.details["data_dir"]), base_environ())
         return kept
+
+    def sampler(self, env: EnvironmentContext, handle: ServiceHandle) -> Sampler | None:
+        from orchestrator.cost import readings
+
+        pid = handle.details.get("pid")
+        if not pid:
+            return None
+        disk = env.work_dir / "services" / handle.name if handle.details.get("engine") else None
+        return readings.process_tree(int(pid), handle.details.get("started"), disk)
 
     def exit_reason(self, handle: ServiceHandle) -> str | None:
         proc = self._popen(handle)

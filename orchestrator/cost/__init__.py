@@ -1,0 +1,1 @@
+"""Cost per run: metering (meter.py), prices (pricing.py), the ledger, budgets, reports."""

@@ -1,0 +1,1 @@
+"""Cost per run: prices, the ledger, budgets, reports and `envctl cost`."""
