@@ -297,6 +297,21 @@ class SecretSpec(Model):
     length: Annotated[int, Field(ge=8, le=256)] = 24
 
 
+class Intentional(Model):
+    """Scale-downs the environment makes on purpose: the fidelity audit reports them
+    and does not penalise them."""
+
+    data_scale: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        None, description="Rows are this share of production's (0.01: 1%)."
+    )
+    replicas: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="Services run with this many replicas whatever production has."
+    )
+    resources_scale: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        None, description="CPU and memory are this share of production's."
+    )
+
+
 class Blueprint(Model):
     """One environment: services, the edges between them, data, suites, budget."""
 
@@ -317,6 +332,7 @@ class Blueprint(Model):
     secrets: dict[str, SecretSpec] = Field(default_factory=dict)
     proxy: ProxySettings = Field(default_factory=ProxySettings)
     budget: Budget | None = None
+    intentional: Intentional = Field(default_factory=Intentional)
     pricing: dict[str, float] | None = Field(
         None,
         description="Prices for this blueprint's runs, over the shipped and the user's "

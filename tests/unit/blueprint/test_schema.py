@@ -32,6 +32,8 @@ TOP_LEVEL = {
     "ttl",
     "egress",
     "profile",
+    "intentional",
+    "pricing",
 }
 
 

@@ -1,0 +1,1 @@
+"""Fidelity audit: how far a blueprint, or a live environment, is from production."""
