@@ -210,7 +210,9 @@ def test_unknown_key_without_a_close_match_lists_valid_keys() -> None:
     err = error_of(MINIMAL + "zzzzzz: 1\n")
     assert_at(err, 12, 1, "zzzzzz")
     assert err.hint is not None
-    assert err.hint.startswith("valid keys here: apiVersion, budget, data, egress, intentional, kind")
+    assert err.hint.startswith(
+        "valid keys here: apiVersion, budget, data, egress, intentional, kind"
+    )
 
 
 def test_missing_required_key() -> None:
