@@ -92,12 +92,12 @@ def run_suite(
                 None,
                 log_path,
             )
-        if on_start is not None:
-            on_start(proc.pid)  # metering: the suite's process tree, from now on
         pump = threading.Thread(target=_pump, args=(proc, log, redactor, echo), daemon=True)
         pump.start()
         timed_out = False
         try:
+            if on_start is not None:
+                on_start(proc.pid)  # metering; inside the try, so Ctrl-C still kills it
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             timed_out = True

@@ -33,6 +33,10 @@ def data_key(loaded: LoadedBlueprint, service: str) -> str | None:
     entries = [(i, e) for i, e in enumerate(loaded.model.data) if e.service == service]
     if not entries or not all(e.cache for _, e in entries):
         return None
+    if any(e.restore is not None and e.restore.transforms for _, e in entries):
+        # A transformed sample's original values survive in dead tuples and index pages
+        # until a VACUUM FULL: such data is never kept where other environments copy it.
+        return None
     svc = loaded.model.services[service]
     if svc.engine is not Engine.postgres:
         return None  # Redis loads fast enough from its own protocol; see docs/seeding.md
@@ -41,7 +45,10 @@ def data_key(loaded: LoadedBlueprint, service: str) -> str | None:
     digest = hashlib.sha256()
     user, _, database = credentials(svc.env)
     numpy_version = ".".join(numpy.__version__.split(".")[:2])
-    head = [GENERATOR_VERSION, numpy_version, svc.image or "", user, database]
+    # What shapes the data dir besides the data: auth (pg_hba), initdb's options.
+    password = bool(svc.env.get("POSTGRES_PASSWORD"))
+    shaping = [svc.env.get(k, "") for k in ("POSTGRES_HOST_AUTH_METHOD", "POSTGRES_INITDB_ARGS")]
+    head = [GENERATOR_VERSION, numpy_version, svc.image or "", user, database, password, *shaping]
     digest.update(json.dumps(head).encode())
     for index, entry in entries:
         digest.update(

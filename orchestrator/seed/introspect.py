@@ -40,7 +40,7 @@ class Constraint:
 
 @dataclass(frozen=True)
 class Index:
-    name: str
+    name: str  # schema-qualified and quoted, for DROP INDEX
     table: str
     definition: str  # pg_get_indexdef: a CREATE INDEX statement
 
@@ -102,8 +102,9 @@ WHERE con.conrelid = %s OR con.confrelid = %s
 """
 
 _INDEXES = """
-SELECT i.relname, pg_get_indexdef(i.oid)
+SELECT quote_ident(n.nspname) || '.' || quote_ident(i.relname), pg_get_indexdef(i.oid)
 FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+JOIN pg_namespace n ON n.oid = i.relnamespace
 WHERE x.indrelid = %s
   AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.oid)
 """

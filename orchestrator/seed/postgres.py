@@ -227,7 +227,7 @@ def _drop(conn: Any, constraints: list[Constraint], indexes: list[Index]) -> Non
         for con in sorted(constraints, key=lambda c: c.kind != "f"):  # foreign keys first
             conn.execute(f'ALTER TABLE {_qualified(con.table)} DROP CONSTRAINT "{con.name}"')
         for index in indexes:
-            conn.execute(f'DROP INDEX "{index.name}"')
+            conn.execute(f"DROP INDEX {index.name}")
 
 
 def _advance_sequences(conn: Any, table: TablePlan) -> None:
@@ -385,6 +385,8 @@ def _run_all(
             with connect() as conn:
                 for setting in LOAD_SETTINGS:
                     conn.execute(setting)
+                if stop.is_set():  # stopped while this one waited for a connection
+                    return
                 conn.execute(sql)
         except psycopg.Error as exc:
             plan = plans.get(table) or plans.get(table.rsplit(".", 1)[-1].strip('"'))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.blueprint.data import DataSeed
 from orchestrator.blueprint.model import Engine
@@ -85,8 +85,6 @@ def seed_entry(request: SeedRequest) -> SeedStats:
 def _tables(request: SeedRequest) -> postgres.LoadResult:
     import psycopg
 
-    from orchestrator.seed import postgres, tables
-
     entry = request.entry
 
     def connect() -> psycopg.Connection[tuple[object, ...]]:
@@ -95,6 +93,22 @@ def _tables(request: SeedRequest) -> postgres.LoadResult:
         except psycopg.Error as exc:
             raise SeedError(entry.service, f"cannot connect to seed it: {exc}") from None
 
+    try:
+        return _plan_and_load(request, connect)
+    except psycopg.Error as exc:  # a step outside the per-table ones: still one message
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SeedError(
+            entry.service,
+            f"seeding failed: {first}",
+            location=request.loaded.source.locate(("data", request.index, "tables")),
+            hint="check the tables and columns named here against the schema",
+        ) from None
+
+
+def _plan_and_load(request: SeedRequest, connect: Any) -> postgres.LoadResult:
+    from orchestrator.seed import postgres, tables
+
+    entry = request.entry
     t = time.monotonic()
     with connect() as conn:
         plans = tables.plan(

@@ -91,15 +91,22 @@ def restore(
 ) -> bool:
     """Fill ``data_volume`` from ``kept``; False when it is incomplete or the copy fails."""
     user, password, _ = credentials(env)
-    exit_code, output = _helper(
-        client,
-        image_id,
-        _RESTORE,
-        {kept.name: {"bind": "/seed", "mode": "ro"}, data_volume: {"bind": "/data", "mode": "rw"}},
-        {"SEED_USER": user, "SEED_PASSWORD": password or ""},
-        labels.container_name(env_id, f"seed-restore-{secrets.token_hex(3)}"),
-        common,
-    )
+    try:
+        exit_code, output = _helper(
+            client,
+            image_id,
+            _RESTORE,
+            {
+                kept.name: {"bind": "/seed", "mode": "ro"},
+                data_volume: {"bind": "/data", "mode": "rw"},
+            },
+            {"SEED_USER": user, "SEED_PASSWORD": password or ""},
+            labels.container_name(env_id, f"seed-restore-{secrets.token_hex(3)}"),
+            common,
+        )
+    except Exception as exc:  # the engine, a timeout: start from an empty volume instead
+        log.warning("kept data %s not used: %s", kept.name, exc)
+        return False
     if exit_code != 0:
         log.warning("kept data %s not used (exit %s): %s", kept.name, exit_code, output[-300:])
     return exit_code == 0
@@ -124,7 +131,30 @@ def keep(
     common: Mapping[str, str],
     manifest: Mapping[str, Any],
 ) -> bool:
-    """Back up the running db into ``staging``, then copy that into a new cache volume."""
+    """Back up the running db into ``staging``, then copy that into a new cache volume;
+    False (and no cache volume left) when any step fails."""
+    made: list[Any] = []
+    try:
+        return _keep(client, container, image_id, staging, key, env, env_id, common, manifest, made)
+    except Exception as exc:  # the cache is an optimisation: never fail a run on it
+        log.warning("seeded data not kept: %s", exc)
+        for volume in made:
+            _remove(volume)
+        return False
+
+
+def _keep(
+    client: Any,
+    container: Any,
+    image_id: str,
+    staging: str,
+    key: str,
+    env: Mapping[str, str],
+    env_id: str,
+    common: Mapping[str, str],
+    manifest: Mapping[str, Any],
+    made: list[Any],
+) -> bool:
     user, password, _ = credentials(env)
     result = container.exec_run(
         ["sh", "-c", _BACKUP],
@@ -138,6 +168,7 @@ def keep(
         f"envctl-seed-{key[:16]}-{secrets.token_hex(3)}",
         labels={SEED_CACHE: key, SEED_IMAGE: image_id, SEED_MANIFEST: json.dumps(manifest)},
     )
+    made.append(kept)
     exit_code, output = _helper(
         client,
         image_id,
