@@ -62,7 +62,19 @@ _BACKUP = (
     " && chown -R postgres:postgres /envctl-seed/data"
 )
 
-_COPY = "cp -a /from/data /to/data && touch /to/.envctl-complete"
+# Copy the backup into the cache volume and clear the first environment's password
+# verifier in the copy (every later environment sets its own), then mark it complete.
+_COPY = r"""
+set -eu
+cp -a /from/data /to/data
+rm -f /to/data/postmaster.pid
+user=$(printf '%s' "$SEED_USER" | sed 's/"/""/g')
+out=$(printf 'ALTER ROLE "%s" PASSWORD NULL;\n\n' "$user" \
+  | setpriv --reuid=postgres --regid=postgres --init-groups \
+    postgres --single -D /to/data -j -c fsync=off postgres 2>&1) || { echo "$out"; exit 4; }
+if printf '%s' "$out" | grep -q 'ERROR:'; then echo "$out" | grep ERROR: >&2; exit 4; fi
+touch /to/.envctl-complete
+"""
 
 
 def kept_volume(client: Any, key: str, image_id: str) -> Any | None:
@@ -174,7 +186,7 @@ def _keep(
         image_id,
         _COPY,
         {staging: {"bind": "/from", "mode": "ro"}, kept.name: {"bind": "/to", "mode": "rw"}},
-        {},
+        {"SEED_USER": user},
         labels.container_name(env_id, f"seed-keep-{secrets.token_hex(3)}"),
         common,
     )
