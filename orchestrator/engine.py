@@ -35,6 +35,11 @@ log = logging.getLogger(__name__)
 __all__ = ["Engine", "Selection", "Session"]
 
 
+def _blueprint_profile(loaded: LoadedBlueprint) -> Path | None:
+    """The production profile a blueprint names (``profile:``), audited on every run."""
+    return loaded.directory / loaded.model.profile if loaded.model.profile else None
+
+
 class Engine:
     def __init__(
         self,
@@ -67,6 +72,7 @@ class Engine:
         runtime: str = "local",
         selection: Selection | None = None,
         echo_suites: bool = False,
+        audit: Path | None = None,
     ) -> RunResult:
         """Provision, test, tear down, record. Returns the result even on error."""
         selection = selection or Selection()
@@ -80,6 +86,9 @@ class Engine:
                     session.provision()
                     session.links()
                     session.seed()
+                    profile = audit or _blueprint_profile(loaded)
+                    if profile is not None:
+                        session.audit(profile)
                     suite_results = session.run_suites(selection, echo_suites)
                     passed = all(r.status is SuiteStatus.passed for r in suite_results)
                     status = RunStatus.passed if passed else RunStatus.failed

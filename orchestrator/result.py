@@ -79,6 +79,7 @@ class RunResult:
     proxy_seed: int | None = None  # set it in the blueprint (proxy.seed) to replay a run
     seeding: list[dict[str, Any]] = field(default_factory=list)  # per data entry: SeedStats
     cost: dict[str, Any] | None = None  # RunCost.to_dict(), its budget check included
+    fidelity: dict[str, Any] | None = None  # AuditResult.to_dict() of the live audit
     # The error itself, for the CLI's exit code and message; not part of the JSON.
     exception: BaseException | None = field(default=None, compare=False, repr=False)
 
@@ -107,6 +108,7 @@ class RunResult:
             "links": self.links,
             "seeding": self.seeding,
             "cost": self.cost,
+            "fidelity": self.fidelity,
             "proxy": {"seed": self.proxy_seed} if self.proxy_seed is not None else None,
             "warnings": self.warnings,
             "error": self.error,

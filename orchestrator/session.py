@@ -107,6 +107,7 @@ class Session:
     link_results: list[dict[str, Any]] = field(default_factory=list)
     seeding: list[dict[str, Any]] = field(default_factory=list)
     meter: Meter | None = None  # what each service uses, per phase (cost/meter.py)
+    fidelity: dict[str, Any] | None = None  # the live audit before the suites
     usage: dict[str, ServiceUsage] = field(default_factory=dict)  # once torn down
     _t0: float = field(default_factory=time.monotonic)
 
@@ -402,10 +403,45 @@ class Session:
         cache = "off"
         if details.get(KEEPS_DATA):
             started = time.monotonic()
-            if self.runtime.keep_seeded(self.env, self.handles[service], {"entries": done}):
+            try:
+                kept = self.runtime.keep_seeded(self.env, self.handles[service], {"entries": done})
+            except Exception as exc:  # the cache is an optimisation: never fail a run on it
+                log.warning("%s: seeded data not kept: %s", service, exc)
+                kept = False
+            if kept:
                 cache = "miss"
                 say(f"kept for the next environments in {time.monotonic() - started:.2f}s")
         self.seeding.extend({**stats, "cache": cache} for stats in done)
+
+    # audit ---------------------------------------------------------------------------------
+
+    def audit(self, profile_path: Path) -> None:
+        """Score the live environment against production (before the suites run)."""
+        from orchestrator import profile
+        from orchestrator.audit import live, score
+
+        production, _ = profile.load(profile_path)
+        engines = [n for n, s in self.loaded.model.services.items() if s.engine is not None]
+        with self._lock:
+            urls = {name: self.resolver.url(name, self.resolver.external) for name in engines}
+        versions = {name: result.version for name, result in self.services.items()}
+        observed = live.observe_services(self.loaded, urls, versions)
+        result = score.audit(
+            production,
+            observed,
+            subject=self.env_id,
+            kind="live",
+            profile_name=str(profile_path),
+            intentional=self.loaded.model.intentional,
+        )
+        self.fidelity = result.to_dict()
+        worst = sorted(
+            (d for d in result.dimensions if d.score is not None), key=lambda d: d.score or 0
+        )
+        parts = " · ".join(f"{d.dimension.value} {d.score:.0f}" for d in worst)
+        self.progress.step(
+            f"fidelity {result.overall:.0f}/100 against {profile_path.name}: {parts}"
+        )
 
     # suites --------------------------------------------------------------------------------
 
@@ -546,11 +582,15 @@ class Session:
 
         try:
             priced = accounting.run_cost(self.settings, self.loaded, self.usage, self.phases)
-            out = priced.to_dict()
-            checked = accounting.check_budget(self.settings, self.loaded, priced.total.total_usd)
         except EnvctlError as exc:  # a bad price file: reported; the run's result stands
             self.warnings.append(f"cost not computed: {exc.render()}")
             return None
+        out = priced.to_dict()
+        try:
+            checked = accounting.check_budget(self.settings, self.loaded, priced.total.total_usd)
+        except (EnvctlError, OSError, ValueError) as exc:  # the ledger unreadable: no check
+            self.warnings.append(f"budget not checked: {exc}")
+            checked = None
         if checked is not None:
             out["budget"] = checked
             if checked["status"] != "ok":
@@ -648,6 +688,7 @@ class Session:
             proxy_seed=self.proxy_seed,
             seeding=list(self.seeding),
             cost=cost,
+            fidelity=self.fidelity,
             exception=error,
         )
 

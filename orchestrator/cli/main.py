@@ -8,12 +8,14 @@ import sys
 import click
 
 from orchestrator.cli import (
+    audit_cmd,
     cost_cmd,
     down_cmd,
     fault_cmd,
     gc_cmd,
     logs_cmd,
     ls_cmd,
+    profile_cmd,
     proxy_cmd,
     run_cmd,
     schema_cmd,
@@ -55,6 +57,8 @@ for command in (
     schema_cmd.schema,
     gc_cmd.gc,
     cost_cmd.cost,
+    profile_cmd.profile,
+    audit_cmd.audit,
 ):
     cli.add_command(command)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -20,6 +21,13 @@ TIERS = ("critical", "standard", "extended")
 @click.option("--tier", multiple=True, type=click.Choice(TIERS), help="Only suites of this tier.")
 @click.option("--suite", "-s", "suite_names", multiple=True, help="Only this suite (repeatable).")
 @click.option(
+    "--audit",
+    "audit_profile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Audit the live environment against this production profile before the suites "
+    "(default: the blueprint's `profile:`); the score is recorded on the run.",
+)
+@click.option(
     "--enforce-budget",
     is_flag=True,
     help="Exit 4 when the run exceeds the blueprint's budget (default: a warning).",
@@ -33,6 +41,7 @@ def run(
     runtime: str,
     tier: tuple[str, ...],
     suite_names: tuple[str, ...],
+    audit_profile: Path | None,
     enforce_budget: bool,
 ) -> None:
     """Run BLUEPRINT's suites in a fresh environment, then tear it all down."""
@@ -43,7 +52,11 @@ def run(
     registry.check_public(runtime)
     loaded = blueprint_arg.load(blueprint)
     result = app.engine().run(
-        loaded, runtime, Selection(tier, suite_names), echo_suites=app.output == "text"
+        loaded,
+        runtime,
+        Selection(tier, suite_names),
+        echo_suites=app.output == "text",
+        audit=audit_profile,
     )
     app.emit(result.to_dict(), run_summary)
     if isinstance(result.exception, EnvctlError):

@@ -35,6 +35,8 @@ def run_summary(data: dict[str, Any]) -> str:
         lines.append(f"phases  {phases}")
     if data.get("cost"):
         lines.append(cost_line(data["cost"]))
+    if data.get("fidelity"):
+        lines.append(fidelity_line(data["fidelity"]))
     for w in data["warnings"]:
         lines.append(f"warning: {w}")
     if not data["teardown"]["complete"]:
@@ -62,6 +64,14 @@ def cost_line(cost: dict[str, Any]) -> str:
         limit = budget.get("per_run_usd")
         parts.append(f"budget {budget['status']}" + (f" ({usd(limit)} per run)" if limit else ""))
     return " · ".join(parts)
+
+
+def fidelity_line(fidelity: dict[str, Any]) -> str:
+    """'fidelity 87/100 against production.yaml · latency 60 · data_volume 95 · …'."""
+    scored = [(k, v["score"]) for k, v in fidelity["dimensions"].items() if v["score"] is not None]
+    parts = " · ".join(f"{name} {value:.0f}" for name, value in sorted(scored, key=lambda x: x[1]))
+    name = fidelity["profile"].rsplit("/", 1)[-1]
+    return f"fidelity {fidelity['overall']:.0f}/100 against {name} · {parts}"
 
 
 def usd(amount: float) -> str:
