@@ -28,7 +28,7 @@ from orchestrator.blueprint.loader import LoadedBlueprint
 from orchestrator.blueprint.model import Suite
 from orchestrator.childenv import base_environ
 from orchestrator.cost.meter import Meter
-from orchestrator.cost.model import ServiceUsage
+from orchestrator.cost.model import ServiceUsage, Usage
 from orchestrator.exceptions import EnvctlError, StateError, UsageError
 from orchestrator.links import PROXY_SERVICE, PlannedLink, proxy_config, proxy_service
 from orchestrator.ownership import this_process
@@ -44,6 +44,24 @@ from orchestrator.teardown import dismantle
 log = logging.getLogger(__name__)
 
 SUITE_METER = "suite"  # the suites' own processes, metered like a service
+
+
+def _with_network(
+    usage: dict[str, ServiceUsage], links: list[dict[str, Any]]
+) -> dict[str, ServiceUsage]:
+    """The bytes each link's proxy carried, charged to its consumer (the ``from`` side,
+    the suites for ``suite`` links) in the suites phase, where the traffic is."""
+    out = dict(usage)
+    for link in links:
+        carried = sum(int(v) for v in (link.get("bytes") or {}).values())
+        consumer = str(link.get("from") or "")
+        if not carried or consumer not in out:
+            continue
+        current = out[consumer]
+        phases = dict(current.phases)
+        phases["suites"] = phases.get("suites", Usage()) + Usage(network_bytes=carried)
+        out[consumer] = dataclasses.replace(current, phases=phases)
+    return out
 
 
 def _children_cpu() -> float:
@@ -580,8 +598,9 @@ class Session:
             return None
         from orchestrator.cost import accounting
 
+        usage = _with_network(self.usage, self.link_results)
         try:
-            priced = accounting.run_cost(self.settings, self.loaded, self.usage, self.phases)
+            priced = accounting.run_cost(self.settings, self.loaded, usage, self.phases)
         except EnvctlError as exc:  # a bad price file: reported; the run's result stands
             self.warnings.append(f"cost not computed: {exc.render()}")
             return None

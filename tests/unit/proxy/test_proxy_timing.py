@@ -51,7 +51,9 @@ def test_callbacks_run_in_order_and_never_early(clock_kind: str, loop_kind: str)
         assert sorted(order) == [0, 1, 2, 3, 4, 6]
     for _, when, at in fired:
         assert at >= when
-        assert at - when < 0.05  # generous: precision belongs in benchmarks
+        # Only that it fired at all near its time: precision is measured in benchmarks,
+        # and a loaded CI machine can hold a thread back for tens of milliseconds.
+        assert at - when < 1.0
 
 
 def test_default_clock_is_timerfd_on_linux() -> None:
