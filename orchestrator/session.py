@@ -27,7 +27,7 @@ from orchestrator import plan, readiness, signals, suites
 from orchestrator.blueprint.loader import LoadedBlueprint
 from orchestrator.blueprint.model import Suite
 from orchestrator.childenv import base_environ
-from orchestrator.cost.meter import Meter
+from orchestrator.cost.meter import Meter, Sampler
 from orchestrator.cost.model import ServiceUsage, Usage
 from orchestrator.exceptions import EnvctlError, StateError, UsageError
 from orchestrator.links import PROXY_SERVICE, PlannedLink, proxy_config, proxy_service
@@ -282,11 +282,21 @@ class Session:
         return ServiceSpec(PROXY_SERVICE, service, {}, service.local.command, self.env.work_dir)
 
     def _meter_service(self, spec: ServiceSpec, handle: ServiceHandle) -> None:
-        sampler = self.runtime.sampler(self.env, handle) if self.meter else None
-        if self.meter is None or sampler is None:
+        if self.meter is None:
             return
+        sampler = self.runtime.sampler(self.env, handle) or self._lifetime_sampler(handle)
         resources = spec.service.resources
         self.meter.track(spec.name, sampler, resources.cpu, resources.memory, resources.storage)
+
+    def _lifetime_sampler(self, handle: ServiceHandle) -> Sampler:
+        """Where a runtime cannot measure a service, its lifetime still counts: what it
+        requested is charged (max(request, usage) with no usage known)."""
+        from orchestrator.cost.meter import Reading
+
+        def read(storage: bool) -> Reading | None:
+            return Reading(0.0, 0) if self.runtime.exit_reason(handle) is None else None
+
+        return read
 
     def _bring_up(self, spec: ServiceSpec) -> None:
         if spec.name in self.loaded.model.services and self.loaded.model.data:

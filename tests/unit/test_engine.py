@@ -287,3 +287,23 @@ def test_an_environment_id_drawn_twice_is_drawn_again(
     first = engine.up(blueprint(tmp_path), runtime="fake")
     second = engine.up(blueprint(tmp_path), runtime="fake")
     assert (first.env_id, second.env_id) == ("shop-aaaaaa", "shop-bbbbbb")
+
+
+def test_a_service_the_runtime_cannot_measure_is_charged_what_it_requested(
+    tmp_path: Path, engine: Engine
+) -> None:
+    # The fake runtime takes no readings: a 2-core request still costs 2 cores' time.
+    text = BLUEPRINT.replace(
+        'db: {image: "postgres:15.4", ports: [5432]}',
+        'db: {image: "postgres:15.4", ports: [5432], resources: {cpu: 2}}',
+    )
+    result = engine.run(blueprint(tmp_path, text))
+    assert result.status is RunStatus.passed
+    assert result.cost is not None
+    cost = result.cost
+    seconds = cost["usage"]["db"]["total"]["seconds"]
+    assert seconds > 0
+    per_hour = cost["prices"]["usd_per_vcpu_hour"]["value"]
+    expected = 2 * seconds * per_hour / 3600
+    assert cost["by_service"]["db"]["cpu_usd"] == pytest.approx(expected, rel=0.05, abs=1e-8)
+    assert cost["by_service"]["cache"]["cpu_usd"] == 0

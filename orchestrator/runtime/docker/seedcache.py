@@ -198,11 +198,17 @@ def _keep(
     return True
 
 
-def prune(client: Any, keep_newest: int = KEEP) -> None:
+def prune(client: Any, keep_newest: int = KEEP, per_key: int = 2) -> None:
+    """Keep the ``keep_newest`` newest data keys (a busy CI host runs many blueprints),
+    and of each at most ``per_key`` volumes (two runs that kept one at once)."""
     volumes = client.volumes.list(filters={"label": [SEED_CACHE]})
     volumes.sort(key=lambda v: v.attrs.get("CreatedAt", ""), reverse=True)
-    for old in volumes[keep_newest:]:
-        _remove(old)
+    seen: dict[str, int] = {}
+    for volume in volumes:
+        key = (volume.attrs.get("Labels") or {}).get(SEED_CACHE, "")
+        seen[key] = seen.get(key, 0) + 1
+        if len(seen) > keep_newest or seen[key] > per_key:
+            _remove(volume)
 
 
 def _helper(
