@@ -24,13 +24,15 @@ from bench import MeasurementError, figures
 from bench.envctl_cli import Envctl
 from bench.figures import Samples
 
-TARGET = 1.03
+TARGETS: tuple[figures.Target, ...] = (("run_on_vs_off", "<=", 1.03),)
 METERS = ("on", "off")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--cost-runs``, ``--no-cost``."""
-    parser.add_argument("--cost-runs", type=int, help="rounds of the metering figures")
+    parser.add_argument(
+        "--cost-runs", type=figures.positive_int, help="rounds of the metering figures"
+    )
     parser.add_argument("--no-cost", action="store_true", help="skip them in a full run")
 
 
@@ -47,14 +49,7 @@ def table_after(data: dict[str, Any]) -> str:
 def main_only(args: argparse.Namespace) -> int:
     errors: list[str] = []
     section = run(args.cost_runs or args.runs, not args.no_warmup, errors)
-    data = figures.report(Samples(), 0, {"only": "cost"}, errors, [])
-    data["cost"] = section
-    figures.write(data, args.json)
-    print(table(section))
-    if errors:
-        print("\nerrors:\n" + "\n".join(f"  - {e}" for e in errors))
-    print(f"\nwrote {args.json}")
-    return 1 if errors else 0
+    return figures.write_only(args, "cost", section, table(section), errors, [])
 
 
 def run(runs: int, warmup: bool, errors: list[str]) -> dict[str, Any]:
@@ -76,21 +71,14 @@ def run(runs: int, warmup: bool, errors: list[str]) -> dict[str, Any]:
                 errors.append(f"cost cleanup ({meter}): {note}")
             shutil.rmtree(dirs[meter], ignore_errors=True)
     ratios = {
-        "run_on_vs_off": _ratio(samples, "run_on_s", "run_off_s"),
-        "suites_on_vs_off": _ratio(samples, "suites_on_s", "suites_off_s"),
+        "run_on_vs_off": figures.ratio(samples, "run_on_s", "run_off_s"),
+        "suites_on_vs_off": figures.ratio(samples, "suites_on_s", "suites_off_s"),
     }
-    value = ratios["run_on_vs_off"]
     return {
         "runs": runs,
         "figures": {k: figures.summary(v) for k, v in samples.values.items()},
         "ratios": ratios,
-        "targets": {
-            "run_on_vs_off": {
-                "bound": f"<= {TARGET}",
-                "value": value,
-                "met": value is not None and value <= TARGET,
-            }
-        },
+        "targets": figures.check(TARGETS, ratios, samples),
         "metered": _metered(measured),
     }
 
@@ -135,11 +123,6 @@ def _run(envctl: Envctl) -> tuple[Any, list[str], dict[str, Any] | None]:
     return result, leftovers, cost
 
 
-def _ratio(samples: Samples, top: str, bottom: str) -> float | None:
-    a, b = samples.median(top), samples.median(bottom)
-    return round(a / b, 4) if a is not None and b else None
-
-
 def _metered(costs: list[dict[str, Any]]) -> dict[str, Any]:
     if not costs:
         return {}
@@ -172,7 +155,7 @@ def table(section: dict[str, Any]) -> str:
         lines.append(f"{name:<28} {value if value is not None else '—'}x")
     for name, target in section["targets"].items():
         verdict = "met" if target["met"] else "MISSED"
-        lines.append(f"{name:<28} target {target['bound']}  {verdict}")
+        lines.append(f"{name:<28} target {target['target']}  {verdict}")
     metered = section.get("metered") or {}
     if metered:
         lines.append(f"a metered run costs (median) ${metered['total_usd_median']:.6f}")

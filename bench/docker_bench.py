@@ -62,31 +62,19 @@ TARGETS: tuple[tuple[str, str, float], ...] = (
 # -- the hooks in ``python -m bench`` ------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be ≥ 1")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be > 0")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--docker-runs``, ``--no-docker``, ``--compose-health-interval``."""
     parser.add_argument(
-        "--docker-runs", type=_positive_int, help="rounds of the Docker figures (default: --runs)"
+        "--docker-runs",
+        type=figures.positive_int,
+        help="rounds of the Docker figures (default: --runs)",
     )
     parser.add_argument(
         "--no-docker", action="store_true", help="skip the Docker figures in a full run"
     )
     parser.add_argument(
         "--compose-health-interval",
-        type=_positive_float,
+        type=figures.positive_float,
         default=DEFAULT_HEALTH_INTERVAL,
         help="healthcheck interval of the compose file, seconds "
         f"(default {DEFAULT_HEALTH_INTERVAL:g})",
@@ -110,15 +98,7 @@ def main_only(args: argparse.Namespace) -> int:
     errors: list[str] = []
     warnings: list[str] = []
     section = _section(args, errors, warnings, required=True)
-    data = figures.report(Samples(), 0, {"only": "docker"}, errors, warnings)
-    data["docker"] = section
-    figures.write(data, args.json)
-    print(table(section))
-    for title, items in (("warnings", warnings), ("errors", errors)):
-        if items:
-            print(f"\n{title}:\n" + "\n".join(f"  - {item}" for item in items))
-    print(f"\nwrote {args.json}")
-    return 1 if errors else 0
+    return figures.write_only(args, "docker", section, table(section), errors, warnings)
 
 
 def _section(
@@ -413,30 +393,12 @@ def _noise_warnings(samples: Samples, info: dict[str, Any], warnings: list[str])
 # -- the JSON section and the table ---------------------------------------------------------
 
 
-def _ratio(samples: Samples, top: str, bottom: str) -> float | None:
-    a, b = samples.median(top), samples.median(bottom)
-    return round(a / b, 3) if a is not None and b else None
-
-
-def _verdict(value: float | None, op: str, bound: float) -> bool | None:
-    if value is None:
-        return None
-    return value < bound if op == "<" else value <= bound
-
-
 def section(
     samples: Samples, runs: int, settings: dict[str, Any], info: dict[str, Any]
 ) -> dict[str, Any]:
     figs = {name: figures.summary(v) for name, v in sorted(samples.values.items()) if v}
-    ratios = {name: _ratio(samples, top, bottom) for name, top, bottom in RATIOS}
-    targets = {}
-    for name, op, bound in TARGETS:
-        value = ratios[name] if name in ratios else samples.median(name)
-        targets[name] = {
-            "target": f"{op} {bound:g}",
-            "value": None if value is None else round(value, 4),
-            "met": _verdict(value, op, bound),
-        }
+    ratios = {name: figures.ratio(samples, top, bottom) for name, top, bottom in RATIOS}
+    targets = figures.check(TARGETS, ratios, samples)
     services = {
         svc: {
             f"{side}_s": figs[f"docker_{side}.{svc}"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -173,3 +174,79 @@ def write(data: dict[str, Any], path: Path) -> None:
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
+
+
+# -- what every section after the envctl figures shares ---------------------------------
+
+Target = tuple[str, str, float]  # (ratio or figure, comparison, bound)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a count of rounds."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be ≥ 1")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return value
+
+
+def ratio(samples: Samples, top: str, bottom: str) -> float | None:
+    """The ratio of two figures' medians, or None when either is missing."""
+    a, b = samples.median(top), samples.median(bottom)
+    return round(a / b, 3) if a is not None and b else None
+
+
+def verdict(value: float | None, op: str, bound: float) -> bool | None:
+    """Is ``value op bound``? ``|<=|`` compares the magnitude (an error either way)."""
+    if value is None:
+        return None
+    if op == ">=":
+        return value >= bound
+    if op == "<":
+        return value < bound
+    if op == "<=":
+        return value <= bound
+    if op == "|<=|":
+        return abs(value) <= bound
+    raise ValueError(f"unknown comparison {op!r}")
+
+
+def check(
+    targets: Iterable[Target], ratios: dict[str, float | None], samples: Samples
+) -> dict[str, Any]:
+    """Each target with its bound, the value (a ratio, else a figure's median) and met."""
+    out = {}
+    for name, op, bound in targets:
+        value = ratios[name] if name in ratios else samples.median(name)
+        out[name] = {
+            "target": f"{op} {bound:g}",
+            "value": None if value is None else round(value, 4),
+            "met": verdict(value, op, bound),
+        }
+    return out
+
+
+def write_only(
+    args: argparse.Namespace,
+    name: str,
+    section: dict[str, Any],
+    table_text: str,
+    errors: list[str],
+    warnings: list[str],
+) -> int:
+    """``python -m bench --only NAME``: the section alone, in the same JSON file."""
+    data = report(Samples(), 0, {"only": name}, errors, warnings)
+    data[name] = section
+    write(data, args.json)
+    print(table_text)
+    for title, items in (("warnings", warnings), ("errors", errors)):
+        if items:
+            print(f"\n{title}:\n" + "\n".join(f"  - {item}" for item in items))
+    print(f"\nwrote {args.json}")
+    return 1 if errors else 0

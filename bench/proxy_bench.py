@@ -61,15 +61,7 @@ def main_only(args: argparse.Namespace) -> int:
     errors: list[str] = []
     warnings: list[str] = []
     proxy = run(args.proxy_runs or args.runs, not args.no_warmup, errors, warnings)
-    data = figures.report(Samples(), 0, {"only": "proxy"}, errors, warnings)
-    data["proxy"] = proxy
-    figures.write(data, args.json)
-    print(table(proxy))
-    for title, items in (("warnings", warnings), ("errors", errors)):
-        if items:
-            print(f"\n{title}:\n" + "\n".join(f"  - {item}" for item in items))
-    print(f"\nwrote {args.json}")
-    return 1 if errors else 0
+    return figures.write_only(args, "proxy", proxy, table(proxy), errors, warnings)
 
 
 def _say(message: str) -> None:
@@ -151,38 +143,20 @@ def _rounds(
             samples.add(name, share)
 
 
-def _ratio(samples: Samples, top: str, bottom: str) -> float | None:
-    a, b = samples.median(top), samples.median(bottom)
-    return round(a / b, 3) if a is not None and b else None
-
-
-def _verdict(value: float | None, op: str, bound: float) -> bool | None:
-    if value is None:
-        return None
-    if op == ">=":
-        return value >= bound
-    if op == "<=":
-        return value <= bound
-    return abs(value) <= bound
-
-
 def section(
     samples: Samples, pools: Pools, runs: int, sizes: Sizes, info: dict[str, Any]
 ) -> dict[str, Any]:
     figs = {name: figures.summary(v) for name, v in sorted(samples.values.items()) if v}
     ratios = {
-        "proxy_vs_socat": _ratio(samples, "throughput_proxy_MBps", "throughput_socat_MBps"),
-        "proxy_vs_direct": _ratio(samples, "throughput_proxy_MBps", "throughput_direct_MBps"),
-        "socat_vs_direct": _ratio(samples, "throughput_socat_MBps", "throughput_direct_MBps"),
+        "proxy_vs_socat": figures.ratio(samples, "throughput_proxy_MBps", "throughput_socat_MBps"),
+        "proxy_vs_direct": figures.ratio(
+            samples, "throughput_proxy_MBps", "throughput_direct_MBps"
+        ),
+        "socat_vs_direct": figures.ratio(
+            samples, "throughput_socat_MBps", "throughput_direct_MBps"
+        ),
     }
-    targets = {}
-    for name, op, bound in TARGETS:
-        value = ratios[name] if name in ratios else samples.median(name)
-        targets[name] = {
-            "target": f"{op} {bound:g}",
-            "value": None if value is None else round(value, 4),
-            "met": _verdict(value, op, bound),
-        }
+    targets = figures.check(TARGETS, ratios, samples)
     pooled = {}
     for key, added in pools.added.items():
         case = next((c for c in CASES if c.key == key), None)

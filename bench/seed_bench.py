@@ -49,17 +49,12 @@ TARGETS: tuple[tuple[str, str, float], ...] = (
 # -- the hooks in ``python -m bench`` ------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be ≥ 1")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--seed-runs``, ``--no-seed``."""
     parser.add_argument(
-        "--seed-runs", type=_positive_int, help="rounds of the seeding figures (default: --runs)"
+        "--seed-runs",
+        type=figures.positive_int,
+        help="rounds of the seeding figures (default: --runs)",
     )
     parser.add_argument(
         "--no-seed", action="store_true", help="skip the seeding figures in a full run"
@@ -82,15 +77,7 @@ def main_only(args: argparse.Namespace) -> int:
     errors: list[str] = []
     warnings: list[str] = []
     section = run(args.seed_runs or args.runs, not args.no_warmup, errors, warnings)
-    data = figures.report(Samples(), 0, {"only": "seed"}, errors, warnings)
-    data["seed"] = section
-    figures.write(data, args.json)
-    print(table(section))
-    for title, items in (("warnings", warnings), ("errors", errors)):
-        if items:
-            print(f"\n{title}:\n" + "\n".join(f"  - {item}" for item in items))
-    print(f"\nwrote {args.json}")
-    return 1 if errors else 0
+    return figures.write_only(args, "seed", section, table(section), errors, warnings)
 
 
 def _say(message: str) -> None:
@@ -222,30 +209,12 @@ def _cache_warnings(rounds: SeedRounds, warnings: list[str]) -> None:
 # -- the JSON section and the table ---------------------------------------------------------
 
 
-def _ratio(samples: Samples, top: str, bottom: str) -> float | None:
-    a, b = samples.median(top), samples.median(bottom)
-    return round(a / b, 3) if a is not None and b else None
-
-
-def _verdict(value: float | None, op: str, bound: float) -> bool | None:
-    if value is None:
-        return None
-    return value >= bound if op == ">=" else value <= bound
-
-
 def section(
     samples: Samples, runs: int, settings: dict[str, Any], info: dict[str, Any]
 ) -> dict[str, Any]:
     figs = {name: figures.summary(v) for name, v in sorted(samples.values.items()) if v}
-    ratios = {name: _ratio(samples, top, bottom) for name, top, bottom in RATIOS}
-    targets = {}
-    for name, op, bound in TARGETS:
-        value = ratios[name]
-        targets[name] = {
-            "target": f"{op} {bound:g}",
-            "value": None if value is None else round(value, 4),
-            "met": _verdict(value, op, bound),
-        }
+    ratios = {name: figures.ratio(samples, top, bottom) for name, top, bottom in RATIOS}
+    targets = figures.check(TARGETS, ratios, samples)
     return {
         "runs": runs,
         "settings": settings,
