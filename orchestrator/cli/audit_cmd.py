@@ -10,14 +10,13 @@ without one), 1 below it, 2 bad input, 3 an environment error.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from orchestrator.cli.common import App, pass_app
+from orchestrator.cli.common import App, output_choice, pass_app
 from orchestrator.exceptions import EnvironmentNotFound, UsageError
 
 if TYPE_CHECKING:
@@ -25,7 +24,6 @@ if TYPE_CHECKING:
     from orchestrator.blueprint.loader import LoadedBlueprint
     from orchestrator.profile import ProductionProfile
 
-F = TypeVar("F", bound=Callable[..., Any])
 FORMATS = ("text", "json", "markdown")
 BELOW_THRESHOLD = 1  # kubectl diff's "differences found"; errors keep their codes (≥ 2)
 DEFAULT = "target"  # the hidden command `envctl audit TARGET` runs
@@ -61,21 +59,9 @@ class _TargetCommand(click.Command):
     context_class = _TargetContext
 
 
-def _format_option(func: F) -> F:
-    def remember(ctx: click.Context, _: click.Parameter, value: str) -> str:
-        ctx.ensure_object(App).output = value  # so errors come out as JSON under -o json
-        return value
-
-    return click.option(
-        "--output",
-        "-o",
-        type=click.Choice(FORMATS),
-        default="text",
-        show_default=True,
-        is_eager=True,
-        callback=remember,
-        help="text for terminals, markdown for $GITHUB_STEP_SUMMARY, json is a stable contract.",
-    )(func)
+_format_option = output_choice(
+    FORMATS, "text for terminals, markdown for $GITHUB_STEP_SUMMARY, json is a stable contract."
+)
 
 
 @click.group(cls=_AuditGroup, subcommand_metavar="TARGET | history NAME")

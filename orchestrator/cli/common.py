@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -79,7 +79,10 @@ class LineProgress(Progress):
 pass_app = click.make_pass_decorator(App, ensure=True)
 
 
-def output_option(func: F) -> F:
+def output_choice(choices: Sequence[str], help: str, *, expose: bool = True) -> Callable[[F], F]:
+    """``--output/-o`` among ``choices``; recorded on the App first (eager), so that even
+    an error in parsing the other options comes out in the chosen format."""
+
     def remember(ctx: click.Context, _: click.Parameter, value: str) -> str:
         ctx.ensure_object(App).output = value
         return value
@@ -87,14 +90,19 @@ def output_option(func: F) -> F:
     return click.option(
         "--output",
         "-o",
-        type=click.Choice(["text", "json"]),
+        type=click.Choice(list(choices)),
         default="text",
         show_default=True,
-        expose_value=False,
+        expose_value=expose,
         is_eager=True,
         callback=remember,
-        help="Result format; json is a stable contract.",
-    )(func)
+        help=help,
+    )
+
+
+output_option = output_choice(
+    ("text", "json"), "Result format; json is a stable contract.", expose=False
+)
 
 
 def secrets_file_option(func: F) -> F:

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from orchestrator.cli.common import App, pass_app
+from orchestrator.cli.common import App, output_choice, pass_app
 from orchestrator.exceptions import EnvctlError, UsageError
 
-F = TypeVar("F", bound=Callable[..., Any])
 REPORT_FORMATS = ("text", "json", "markdown", "html")
 EXPORT_FORMATS = ("csv", "json")
 WHEN_EXAMPLES = "e.g. 30d, 12h, 90m, or a date: 2024-10-01 (UTC)"
@@ -26,21 +24,9 @@ def cost() -> None:
     """Spend per run, blueprint, team, tier and runtime, from the run ledger."""
 
 
-def _report_format(func: F) -> F:
-    def remember(ctx: click.Context, _: click.Parameter, value: str) -> str:
-        ctx.ensure_object(App).output = value  # so errors come out as JSON under -o json
-        return value
-
-    return click.option(
-        "--output",
-        "-o",
-        type=click.Choice(REPORT_FORMATS),
-        default="text",
-        show_default=True,
-        is_eager=True,
-        callback=remember,
-        help="text for terminals, markdown for $GITHUB_STEP_SUMMARY, html for a page.",
-    )(func)
+_report_format = output_choice(
+    REPORT_FORMATS, "text for terminals, markdown for $GITHUB_STEP_SUMMARY, html for a page."
+)
 
 
 @cost.command()
