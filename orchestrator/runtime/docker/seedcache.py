@@ -144,56 +144,43 @@ def keep(
     manifest: Mapping[str, Any],
 ) -> bool:
     """Back up the running db into ``staging``, then copy that into a new cache volume;
-    False (and no cache volume left) when any step fails."""
+    False (and no cache volume left) when any step fails: the cache is an optimisation,
+    never a reason for a run to fail."""
+    user, password, _ = credentials(env)
     made: list[Any] = []
-    try:
-        return _keep(client, container, image_id, staging, key, env, env_id, common, manifest, made)
-    except Exception as exc:  # the cache is an optimisation: never fail a run on it
-        log.warning("seeded data not kept: %s", exc)
+
+    def fail(why: object) -> bool:
+        log.warning("seeded data not kept: %s", why)
         for volume in made:
             _remove(volume)
         return False
 
-
-def _keep(
-    client: Any,
-    container: Any,
-    image_id: str,
-    staging: str,
-    key: str,
-    env: Mapping[str, str],
-    env_id: str,
-    common: Mapping[str, str],
-    manifest: Mapping[str, Any],
-    made: list[Any],
-) -> bool:
-    user, password, _ = credentials(env)
-    result = container.exec_run(
-        ["sh", "-c", _BACKUP],
-        environment={"SEED_USER": user, "PGPASSWORD": password or ""},
-        user="root",
-    )
-    if result.exit_code != 0:
-        log.warning("pg_basebackup in %s failed: %s", container.name, _text(result.output))
-        return False
-    kept = client.volumes.create(
-        f"envctl-seed-{key[:16]}-{secrets.token_hex(3)}",
-        labels={SEED_CACHE: key, SEED_IMAGE: image_id, SEED_MANIFEST: json.dumps(manifest)},
-    )
-    made.append(kept)
-    exit_code, output = _helper(
-        client,
-        image_id,
-        _COPY,
-        {staging: {"bind": "/from", "mode": "ro"}, kept.name: {"bind": "/to", "mode": "rw"}},
-        {"SEED_USER": user},
-        labels.container_name(env_id, f"seed-keep-{secrets.token_hex(3)}"),
-        common,
-    )
+    try:
+        result = container.exec_run(
+            ["sh", "-c", _BACKUP],
+            environment={"SEED_USER": user, "PGPASSWORD": password or ""},
+            user="root",
+        )
+        if result.exit_code != 0:
+            return fail(f"pg_basebackup in {container.name}: {_text(result.output)}")
+        kept = client.volumes.create(
+            f"envctl-seed-{key[:16]}-{secrets.token_hex(3)}",
+            labels={SEED_CACHE: key, SEED_IMAGE: image_id, SEED_MANIFEST: json.dumps(manifest)},
+        )
+        made.append(kept)
+        exit_code, output = _helper(
+            client,
+            image_id,
+            _COPY,
+            {staging: {"bind": "/from", "mode": "ro"}, kept.name: {"bind": "/to", "mode": "rw"}},
+            {"SEED_USER": user},
+            labels.container_name(env_id, f"seed-keep-{secrets.token_hex(3)}"),
+            common,
+        )
+    except Exception as exc:  # the engine, a timeout: no cache this time
+        return fail(exc)
     if exit_code != 0:
-        log.warning("copying the seeded data failed: %s", output[-300:])
-        _remove(kept)
-        return False
+        return fail(f"copying the seeded data: {output[-300:]}")
     prune(client)
     return True
 
