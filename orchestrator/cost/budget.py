@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.cost.model import usd
 from orchestrator.exceptions import BlueprintError, Location, UsageError
 
 if TYPE_CHECKING:
@@ -188,20 +189,6 @@ def _within(
 
 def _share(amount: float, budget: float) -> str:
     return f"{amount / budget:.0%}" if budget > 0 else "no budget"
-
-
-def usd(amount: float) -> str:
-    """Dollars for people: cents from a dollar up, three significant digits below."""
-    if amount == 0 or not math.isfinite(amount):
-        return "$0.00" if amount == 0 else f"${amount}"
-    sign, value = ("-" if amount < 0 else ""), abs(amount)
-    if value >= 1:
-        return f"{sign}${value:,.2f}"
-    decimals = min(10, max(2, 2 - math.floor(math.log10(value))))
-    text = f"{value:.{decimals}f}"
-    while len(text.partition(".")[2]) > 2 and text.endswith("0"):
-        text = text[:-1]  # $0.50, not $0.500
-    return f"{sign}${text}"
 
 
 def as_utc(when: datetime) -> datetime:

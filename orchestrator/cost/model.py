@@ -3,12 +3,26 @@ ledger and the reports. Units are in the names: seconds, GiB-seconds, GiB-hours,
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 PHASES = ("provision", "seed", "suites", "teardown")  # what a run's time is split into
 GIB = 1024**3
 HOURS_PER_MONTH = 730.0  # the convention of OpenCost, Infracost and the cloud bills
+
+
+def usd(amount: float) -> str:
+    """Money for people, the same in every report: cents from a dollar up, three
+    significant digits below one ($0.000312: a run can cost that little), '$0' for none."""
+    if amount == 0 or not math.isfinite(amount):
+        return "$0" if amount == 0 else f"${amount}"
+    sign, value = ("-", -amount) if amount < 0 else ("", amount)
+    if round(value, 2) >= 1:
+        return f"{sign}${value:,.2f}"
+    decimals = min(12, max(2, 2 - math.floor(math.log10(value))))
+    text = f"{value:.{decimals}f}".rstrip("0")
+    return f"{sign}${text}{'0' * max(0, 4 - len(text))}"  # keep $0.50, not $0.5
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from orchestrator.cost import budget as budgets_
-from orchestrator.cost.budget import as_utc, usd
+from orchestrator.cost.budget import as_utc
 from orchestrator.cost.ledger import LedgerRow
+from orchestrator.cost.model import usd
 from orchestrator.exceptions import UsageError
 
 DIMENSIONS = ("blueprint", "owner", "tier", "runtime")

@@ -19,6 +19,7 @@ from datetime import datetime
 from html import escape
 from typing import Any
 
+from orchestrator.cost.model import usd as money
 from orchestrator.cost.report import Caught, CostReport, Group
 
 # Tableau 10: distinct hues that stay apart for the common colour-vision deficiencies.
@@ -54,18 +55,6 @@ def render(report: CostReport, *, title: str, generated_at: datetime) -> str:
         f"<title>{escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
         f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
     )
-
-
-def money(usd: float) -> str:
-    """Dollars with cents, or with three significant digits below a dollar: $0.000312."""
-    if usd == 0 or not math.isfinite(usd):
-        return "$0" if usd == 0 else f"${usd}"
-    sign, usd = ("-", -usd) if usd < 0 else ("", usd)
-    if round(usd, 2) >= 1:
-        return f"{sign}${usd:,.2f}"
-    decimals = min(12, max(2, 2 - math.floor(math.log10(usd))))
-    text = f"{usd:.{decimals}f}".rstrip("0")
-    return f"{sign}${text}{'0' * max(0, 4 - len(text))}"  # keep $0.50, not $0.5
 
 
 def _header(report: CostReport, title: str) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from orchestrator.cost.model import usd
+
 
 def run_summary(data: dict[str, Any]) -> str:
     """``RunResult.to_dict()`` (redacted) as a few lines for a terminal or CI log."""
@@ -72,15 +74,6 @@ def fidelity_line(fidelity: dict[str, Any]) -> str:
     parts = " · ".join(f"{name} {value:.0f}" for name, value in sorted(scored, key=lambda x: x[1]))
     name = fidelity["profile"].rsplit("/", 1)[-1]
     return f"fidelity {fidelity['overall']:.0f}/100 against {name} · {parts}"
-
-
-def usd(amount: float) -> str:
-    """Money with the digits that matter: a run can cost $0.000074."""
-    if amount == 0:
-        return "$0"
-    if abs(amount) >= 0.01:
-        return f"${amount:,.2f}"
-    return f"${amount:.2g}" if abs(amount) < 1e-6 else f"${amount:.6f}".rstrip("0")
 
 
 def _services(services: dict[str, Any]) -> list[str]:

@@ -129,7 +129,7 @@ def test_without_a_budget_the_status_is_ok_and_says_so() -> None:
 
 def test_usd_shows_cents_or_three_significant_digits() -> None:
     assert [usd(x) for x in (0, 1234.5, 1.0, 0.5, 0.0123, 0.000312)] == [
-        "$0.00",
+        "$0",
         "$1,234.50",
         "$1.00",
         "$0.50",
