@@ -116,15 +116,16 @@ def libpq_env(url: str) -> dict[str, str]:
 
 
 def _url_from(env_file: Path, service: str = "db") -> str:
-    key = f"ENVCTL_{service.upper()}_URL="
+    from orchestrator.childenv import read_env_file
+
+    key = f"ENVCTL_{service.upper()}_URL"
     try:
-        lines = env_file.read_text(encoding="utf-8").splitlines()
+        url = read_env_file(env_file).get(key)
     except OSError as exc:
         raise MeasurementError(f"cannot read the env file {env_file}: {exc}") from exc
-    for line in lines:
-        if line.startswith(key):
-            return line.removeprefix(key)
-    raise MeasurementError(f"{env_file} has no {key.rstrip('=')}")
+    if url is None:
+        raise MeasurementError(f"{env_file} has no {key}")
+    return url
 
 
 class Server:

@@ -173,3 +173,10 @@ class Interrupted(EnvctlError):
             hint=None,
         )
         self.signal_name = signal_name
+
+
+def first_line(exc: BaseException, default: str | None = None) -> str:
+    """The first line of a library's error (psycopg's run to several, with context a
+    user does not need); ``default`` (else the class name) when it says nothing."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else (default or type(exc).__name__)

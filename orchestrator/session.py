@@ -26,7 +26,7 @@ from typing import Any
 from orchestrator import plan, readiness, signals, suites
 from orchestrator.blueprint.loader import LoadedBlueprint
 from orchestrator.blueprint.model import Suite
-from orchestrator.childenv import base_environ
+from orchestrator.childenv import base_environ, write_env_file
 from orchestrator.cost.meter import Meter, Sampler
 from orchestrator.cost.model import ServiceUsage, Usage
 from orchestrator.exceptions import EnvctlError, StateError, UsageError
@@ -373,10 +373,7 @@ class Session:
         return self.env.work_dir / "endpoints.env"
 
     def _write_env_file(self) -> None:
-        """A dotenv of the endpoints, for tools that read one (0600: URLs hold passwords)."""
-        lines = [f"{k}={v}" for k, v in sorted(self.resolver.endpoint_vars().items())]
-        self.env_file.touch(mode=0o600)
-        self.env_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        write_env_file(self.env_file, self.resolver.endpoint_vars())
 
     # links + seed ------------------------------------------------------------------------
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.blueprint.model import Engine
+from orchestrator.childenv import read_env_file
 from orchestrator.exceptions import EnvctlError
 from orchestrator.plan import env_var_prefix
 from orchestrator.profile import EdgeLatency, EdgeProfile, ProductionProfile
@@ -96,19 +96,13 @@ def observe(settings: Settings, env_id: str) -> tuple[LoadedBlueprint, Productio
 
     record = StateStore(settings.state_db).get(env_id)
     loaded = load(record.blueprint_path)
-    endpoints = _endpoints(record.work_dir / "endpoints.env")
+    try:
+        endpoints = read_env_file(record.work_dir / "endpoints.env")
+    except OSError:
+        endpoints = {}
     urls = {
         name: endpoints[f"{env_var_prefix(name)}_URL"]
         for name, svc in loaded.model.services.items()
         if svc.engine is not None and f"{env_var_prefix(name)}_URL" in endpoints
     }
     return loaded, observe_services(loaded, urls, {})
-
-
-def _endpoints(path: Path) -> dict[str, str]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return {}
-    pairs = (line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
-    return {key.strip(): value.strip() for key, value in pairs}

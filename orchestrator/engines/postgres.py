@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from urllib.parse import quote
 
 from orchestrator.engines import NotReady
+from orchestrator.exceptions import first_line
 from orchestrator.runtime.base import Endpoint
 
 
@@ -33,7 +34,5 @@ class PostgresAdapter:
                 row = conn.execute("SHOW server_version").fetchone()
         except psycopg.Error as exc:
             # The first line is enough, and psycopg never puts the password in it.
-            raise NotReady(
-                str(exc).strip().splitlines()[0] if str(exc).strip() else "not ready"
-            ) from None
+            raise NotReady(first_line(exc, "not ready")) from None
         return str(row[0]).split()[0] if row else "unknown"

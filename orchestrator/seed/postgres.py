@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from orchestrator.exceptions import first_line
 from orchestrator.seed import pgcopy, pgtypes
 from orchestrator.seed.errors import SeedError
 from orchestrator.seed.generators import SpecError
@@ -355,8 +356,7 @@ def _copy_part(
 
 
 def _failed(service: str, table: TablePlan, what: str, exc: Exception) -> SeedError:
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else type(exc).__name__
+    first = first_line(exc)
     hint = "describe the column in the table's `columns` so its values satisfy the schema"
     if "duplicate key" in first or "unique" in first:
         hint = "give the column `unique: true` (or a sequence) so its values do not repeat"

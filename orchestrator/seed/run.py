@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.blueprint.data import DataSeed
 from orchestrator.blueprint.model import Engine
+from orchestrator.exceptions import first_line
 from orchestrator.seed import schema as schema_file
 from orchestrator.seed.errors import SeedError
 from orchestrator.seed.stats import SeedStats, TargetStats
@@ -96,7 +97,7 @@ def _tables(request: SeedRequest) -> postgres.LoadResult:
     try:
         return _plan_and_load(request, connect)
     except psycopg.Error as exc:  # a step outside the per-table ones: still one message
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise SeedError(
             entry.service,
             f"seeding failed: {first}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.exceptions import Location
+from orchestrator.exceptions import Location, first_line
 from orchestrator.seed.errors import SeedError
 
 
@@ -23,7 +23,7 @@ def apply(service: str, url: str, schema: Path, spec: Location | None = None) ->
             # One simple-query call: psycopg sends multi-statement text as is.
             conn.execute(sql.encode())
     except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         position = getattr(getattr(exc, "diag", None), "statement_position", None)
         where = schema.name
         if position and str(position).isdigit():

@@ -25,6 +25,7 @@ import psycopg
 from psycopg import sql
 
 from orchestrator.blueprint.data import FakeKind
+from orchestrator.exceptions import first_line
 from orchestrator.seed import wordlists
 from orchestrator.seed.errors import SeedError
 
@@ -318,7 +319,7 @@ def _update(
         with conn.transaction():
             done = conn.execute(statement)
     except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise SeedError(
             service,
             f"transforming {table.name} ({', '.join(c.name for c, _ in columns)}) failed: {first}",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.childenv import read_env_file
 from tests.conftest import Cli
 
 HERE = Path(__file__).resolve().parent
@@ -28,11 +29,6 @@ class Engines:
     state_dir: Path
 
 
-def _endpoints(path: Path) -> dict[str, str]:
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return dict(pairs)
-
-
 @pytest.fixture(scope="session")
 def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engines]:
     state_dir = tmp_path_factory.mktemp("seed-engines") / "state"
@@ -42,7 +38,7 @@ def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engines]:
     env_id = json.loads(done.stdout)["env"]
     try:
         status = cli.json("status", env_id)
-        endpoints = _endpoints(Path(status["env_file"]))
+        endpoints = read_env_file(Path(status["env_file"]))
         yield Engines(env_id, endpoints["ENVCTL_DB_URL"], endpoints["ENVCTL_CACHE_URL"], state_dir)
     finally:
         cli("down", env_id)
