@@ -27,8 +27,8 @@ from orchestrator import plan, readiness, signals, suites
 from orchestrator.blueprint.loader import LoadedBlueprint
 from orchestrator.blueprint.model import Suite
 from orchestrator.childenv import base_environ, write_env_file
-from orchestrator.cost.meter import Meter, Sampler
-from orchestrator.cost.model import ServiceUsage, Usage
+from orchestrator.cost.meter import Meter
+from orchestrator.cost.model import ServiceUsage
 from orchestrator.exceptions import EnvctlError, StateError, UsageError
 from orchestrator.links import PROXY_SERVICE, PlannedLink, proxy_config, proxy_service
 from orchestrator.ownership import this_process
@@ -44,24 +44,6 @@ from orchestrator.teardown import dismantle
 log = logging.getLogger(__name__)
 
 SUITE_METER = "suite"  # the suites' own processes, metered like a service
-
-
-def _with_network(
-    usage: dict[str, ServiceUsage], links: list[dict[str, Any]]
-) -> dict[str, ServiceUsage]:
-    """The bytes each link's proxy carried, charged to its consumer (the ``from`` side,
-    the suites for ``suite`` links) in the suites phase, where the traffic is."""
-    out = dict(usage)
-    for link in links:
-        carried = sum(int(v) for v in (link.get("bytes") or {}).values())
-        consumer = str(link.get("from") or "")
-        if not carried or consumer not in out:
-            continue
-        current = out[consumer]
-        phases = dict(current.phases)
-        phases["suites"] = phases.get("suites", Usage()) + Usage(network_bytes=carried)
-        out[consumer] = dataclasses.replace(current, phases=phases)
-    return out
 
 
 def _children_cpu() -> float:
@@ -284,19 +266,9 @@ class Session:
     def _meter_service(self, spec: ServiceSpec, handle: ServiceHandle) -> None:
         if self.meter is None:
             return
-        sampler = self.runtime.sampler(self.env, handle) or self._lifetime_sampler(handle)
+        sampler = self.runtime.sampler(self.env, handle)
         resources = spec.service.resources
         self.meter.track(spec.name, sampler, resources.cpu, resources.memory, resources.storage)
-
-    def _lifetime_sampler(self, handle: ServiceHandle) -> Sampler:
-        """Where a runtime cannot measure a service, its lifetime still counts: what it
-        requested is charged (max(request, usage) with no usage known)."""
-        from orchestrator.cost.meter import Reading
-
-        def read(storage: bool) -> Reading | None:
-            return Reading(0.0, 0) if self.runtime.exit_reason(handle) is None else None
-
-        return read
 
     def _bring_up(self, spec: ServiceSpec) -> None:
         if spec.name in self.loaded.model.services and self.loaded.model.data:
@@ -605,7 +577,7 @@ class Session:
             return None
         from orchestrator.cost import accounting
 
-        usage = _with_network(self.usage, self.link_results)
+        usage = accounting.with_network(self.usage, self.link_results)
         try:
             priced = accounting.run_cost(self.settings, self.loaded, usage, self.phases)
         except EnvctlError as exc:  # a bad price file: reported; the run's result stands

@@ -6,6 +6,7 @@ The one place the engine calls for cost; every step is best-effort for the run i
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Mapping
@@ -15,13 +16,31 @@ from typing import TYPE_CHECKING, Any
 
 from orchestrator.cost import budget, pricing
 from orchestrator.cost.ledger import Ledger, git_commit, row_from_summary
-from orchestrator.cost.model import PHASES, RunCost, ServiceUsage
+from orchestrator.cost.model import PHASES, RunCost, ServiceUsage, Usage
 
 if TYPE_CHECKING:
     from orchestrator.blueprint.loader import LoadedBlueprint
     from orchestrator.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def with_network(
+    usage: dict[str, ServiceUsage], links: list[dict[str, Any]]
+) -> dict[str, ServiceUsage]:
+    """The bytes each link's proxy carried, charged to its consumer (the ``from`` side,
+    the suites for ``suite`` links) in the suites phase, where the traffic is."""
+    out = dict(usage)
+    for link in links:
+        carried = sum(int(v) for v in (link.get("bytes") or {}).values())
+        consumer = str(link.get("from") or "")
+        if not carried or consumer not in out:
+            continue
+        current = out[consumer]
+        phases = dict(current.phases)
+        phases["suites"] = phases.get("suites", Usage()) + Usage(network_bytes=carried)
+        out[consumer] = dataclasses.replace(current, phases=phases)
+    return out
 
 
 def price_files(settings: Settings) -> list[Path]:

@@ -135,10 +135,17 @@ class Runtime(abc.ABC):
         differs (a container network); None when the address is the host's view too."""
         return None
 
-    def sampler(self, env: EnvironmentContext, handle: ServiceHandle) -> Sampler | None:
+    def sampler(self, env: EnvironmentContext, handle: ServiceHandle) -> Sampler:
         """Readings of a running service for metering (``cost/meter.py``): cumulative CPU
-        seconds, memory, bytes on disk; None where this runtime cannot measure it."""
-        return None
+        seconds, memory, bytes on disk. This default measures nothing but the service's
+        lifetime (while ``exit_reason`` says it runs), so what it requested is still
+        charged; runtimes that can read usage override it."""
+        from orchestrator.cost.meter import Reading
+
+        def read(storage: bool) -> Reading | None:
+            return Reading(0.0, 0) if self.exit_reason(handle) is None else None
+
+        return read
 
     def keep_seeded(
         self, env: EnvironmentContext, handle: ServiceHandle, manifest: Mapping[str, Any]

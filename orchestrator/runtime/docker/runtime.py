@@ -422,12 +422,12 @@ class DockerRuntime(Runtime):
                 return HealthcheckProbe(container, probe)
         return probe
 
-    def sampler(self, env: EnvironmentContext, handle: ServiceHandle) -> Sampler | None:
+    def sampler(self, env: EnvironmentContext, handle: ServiceHandle) -> Sampler:
         from orchestrator.cost import readings
 
         container_id = str(handle.details.get("container_id") or "")
         if not container_id:
-            return None
+            return super().sampler(env, handle)
         # The container's cgroup files when the engine is on this host (microseconds a
         # reading); the stats API otherwise (one request a reading).
         return readings.cgroup(container_id) or self._stats_sampler(container_id)

@@ -208,12 +208,12 @@ class LocalRuntime(Runtime):
             postgres.replenish(Path(handle.details["data_dir"]), base_environ())
         return kept
 
-    def sampler(self, env: EnvironmentContext, handle: ServiceHandle) -> Sampler | None:
+    def sampler(self, env: EnvironmentContext, handle: ServiceHandle) -> Sampler:
         from orchestrator.cost import readings
 
         pid = handle.details.get("pid")
         if not pid:
-            return None
+            return super().sampler(env, handle)
         disk = env.work_dir / "services" / handle.name if handle.details.get("engine") else None
         return readings.process_tree(int(pid), handle.details.get("started"), disk)
 
