@@ -28,8 +28,8 @@ test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install-dev
-	$(BIN)/ruff check orchestrator tests bench
-	$(BIN)/ruff format --check orchestrator tests bench
+	$(BIN)/ruff check orchestrator tests bench cluster
+	$(BIN)/ruff format --check orchestrator tests bench cluster
 	$(BIN)/mypy
 
 ## Measure the figures the issues name; writes bench/results/latest.json.

@@ -58,6 +58,44 @@ def built_images(docker_client: Any) -> dict[str, str]:
     return built
 
 
+KUBECONFIG_OF_TEST_CLUSTER = Path("/var/lib/envctl-cluster/admin.kubeconfig")
+
+
+@dataclass(frozen=True)
+class KubeCluster:
+    """The single-node cluster `cluster/cluster.py up` runs (or ENVCTL_TEST_KUBECONFIG's)."""
+
+    kubeconfig: Path
+
+    def environ(self) -> dict[str, str]:
+        """What a child envctl needs to use this cluster."""
+        return {"KUBECONFIG": str(self.kubeconfig)}
+
+
+@pytest.fixture(scope="session")
+def kube_cluster(built_images: dict[str, str]) -> KubeCluster:
+    """A reachable Kubernetes API with the locally built images in its container runtime."""
+    pytest.importorskip("kubernetes", reason="the kubernetes client is not installed")
+    kubeconfig = Path(os.environ.get("ENVCTL_TEST_KUBECONFIG", KUBECONFIG_OF_TEST_CLUSTER))
+    if not kubeconfig.exists():
+        pytest.skip(f"no test cluster: {kubeconfig} is missing (run `cluster/cluster.py up`)")
+    from kubernetes import client, config
+
+    try:
+        api = client.CoreV1Api(config.new_client_from_config(str(kubeconfig)))
+        api.list_node(_request_timeout=10)
+    except Exception as exc:
+        pytest.skip(f"the test cluster does not answer: {exc}")
+    if kubeconfig == KUBECONFIG_OF_TEST_CLUSTER:
+        # The images the blueprints name, copied from Docker into the cluster's
+        # containerd (only those whose ID changed).
+        subprocess.run(
+            [sys.executable, str(ROOT / "cluster" / "cluster.py"), "images", *built_images],
+            check=True,
+        )
+    return KubeCluster(kubeconfig)
+
+
 @pytest.fixture
 def state_dir(tmp_path: Path) -> Path:
     return tmp_path / "state"
