@@ -63,7 +63,7 @@ BRIDGE = "envctl0"
 API_PORT = 6443
 PAUSE_IMAGE = "envctl.local/pause:3.10"
 DNS_SERVICE_IP = "10.96.0.10"
-NETPOL_VERSION = "v0.8.0"
+KUBE_ROUTER_VERSION = "v2.1.0"
 ADDONS = HERE / "addons"
 CNI_BIN = Path("/usr/lib/cni")
 # Started in this order; each is waited for before the next that needs it.
@@ -75,6 +75,7 @@ COMPONENTS = (
     "scheduler",
     "kubelet",
     "proxy",
+    "network-policy",
 )
 
 
@@ -152,21 +153,21 @@ def build() -> Path:
 
 
 def _addon_binaries() -> dict[str, Path]:
-    """The cluster add-ons' binaries: CoreDNS (cluster/coredns/) and kube-network-policies."""
+    """The add-ons' binaries: CoreDNS (cluster/coredns/) and kube-router's policy firewall."""
     digest = hashlib.sha256()
     for name in ("go.mod", "go.sum", "main.go"):
         digest.update((HERE / "coredns" / name).read_bytes())
     return {
         "coredns": CACHE / f"coredns-{digest.hexdigest()[:12]}",
-        "kube-network-policies": CACHE / f"kube-network-policies-{NETPOL_VERSION}",
+        "kube-router": CACHE / f"kube-router-{KUBE_ROUTER_VERSION}",
     }
 
 
 def _build_addons() -> None:
-    # Static (no cgo): each runs alone in an image made of nothing but its binary.
+    # Static (no cgo): CoreDNS runs alone in an image made of nothing but its binary.
     env = {**_go_env(), "CGO_ENABLED": "0"}
     binaries = _addon_binaries()
-    coredns, netpol = binaries["coredns"], binaries["kube-network-policies"]
+    coredns, router = binaries["coredns"], binaries["kube-router"]
     if not coredns.exists():
         say("building CoreDNS")
         run(
@@ -181,18 +182,18 @@ def _build_addons() -> None:
             env=env,
         )
         coredns.with_suffix(".partial").rename(coredns)
-    if not netpol.exists():
-        say(f"building kube-network-policies {NETPOL_VERSION}")
+    if not router.exists():
+        say(f"building kube-router {KUBE_ROUTER_VERSION}")
         with tempfile.TemporaryDirectory() as gobin:
             run(
                 "go",
                 "install",
                 "-trimpath",
                 "-ldflags=-s -w",
-                f"sigs.k8s.io/kube-network-policies/cmd@{NETPOL_VERSION}",
+                f"github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@{KUBE_ROUTER_VERSION}",
                 env={**env, "GOBIN": gobin},
             )
-            shutil.move(str(Path(gobin) / "cmd"), netpol)
+            shutil.move(str(Path(gobin) / "kube-router"), router)
 
 
 def _build_pause() -> Path:
@@ -619,6 +620,20 @@ def _commands(kube: Path, node_ip: str) -> dict[str, list[str]]:
             "1",
         ],
         "proxy": [str(kube), "proxy", "--config", f"{s}/proxy.yaml", "--v", "1"],
+        # NetworkPolicy enforcement with iptables and ipsets: kube-router's firewall alone
+        # (its routing and service proxy off; the bridge and kube-proxy do those).
+        "network-policy": [
+            str(_addon_binaries()["kube-router"]),
+            "--kubeconfig",
+            f"{s}/admin.kubeconfig",
+            "--hostname-override",
+            NODE,
+            "--run-firewall=true",
+            "--run-router=false",
+            "--run-service-proxy=false",
+            "--metrics-port=0",
+            "--health-port=20244",
+        ],
     }
 
 
@@ -773,7 +788,7 @@ def up() -> None:
         180,
         "apiserver",
     )
-    for component in ("controller-manager", "scheduler", "kubelet", "proxy"):
+    for component in ("controller-manager", "scheduler", "kubelet", "proxy", "network-policy"):
         _start(component, commands[component])
     _wait(f"node {NODE} was not Ready", _node_ready, 180, "kubelet")
     _wait(
@@ -815,6 +830,10 @@ def _stop(component: str) -> None:
 def down() -> None:
     for component in reversed(COMPONENTS):
         _stop(component)
+    # kube-router's iptables chains and ipsets would go on filtering the bridge.
+    router = _addon_binaries()["kube-router"]
+    if router.exists():
+        run(router, "--cleanup-config", check=False, capture_output=True)
     # What pods leave on the host: their containers' shims, mounts and the bridge.
     run(
         "pkill",
@@ -881,33 +900,28 @@ def _import_pause() -> None:
 
 
 def _addons(kube: Path) -> None:
-    """Cluster DNS and NetworkPolicy enforcement, as a cluster's own pods."""
-    binaries = _addon_binaries()
-    for reference, key, name in (
-        ("envctl.local/coredns:v1.12.4", "coredns", "coredns"),
-        (f"envctl.local/kube-network-policies:{NETPOL_VERSION}", "kube-network-policies", "netpol"),
-    ):
-        if reference not in _ctr("images", "list", "-q").stdout.split():
-            _import_binary_image(reference, binaries[key], name)
+    """Cluster DNS, as the cluster's own pods."""
+    reference = "envctl.local/coredns:v1.12.4"
+    if reference not in _ctr("images", "list", "-q").stdout.split():
+        _import_binary_image(reference, _addon_binaries()["coredns"], "coredns")
     kubectl = [str(kube), "kubectl", "--kubeconfig", str(ADMIN_KUBECONFIG)]
     run(*kubectl, "apply", "-f", ADDONS, capture_output=True)
-    for workload in ("deployment/coredns", "daemonset/kube-network-policies"):
-        result = run(
-            *kubectl,
-            "-n",
-            "kube-system",
-            "rollout",
-            "status",
-            workload,
-            "--timeout=180s",
-            check=False,
-            capture_output=True,
+    result = run(
+        *kubectl,
+        "-n",
+        "kube-system",
+        "rollout",
+        "status",
+        "deployment/coredns",
+        "--timeout=180s",
+        check=False,
+        capture_output=True,
+    )
+    if result.returncode != 0:
+        fail(
+            f"CoreDNS did not become ready: {result.stderr.strip()}",
+            "kubectl -n kube-system describe deployment/coredns",
         )
-        if result.returncode != 0:
-            fail(
-                f"{workload} did not become ready: {result.stderr.strip()}",
-                f"kubectl -n kube-system describe {workload}",
-            )
 
 
 def images(tags: list[str]) -> None:

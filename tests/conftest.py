@@ -69,7 +69,12 @@ class KubeCluster:
 
     def environ(self) -> dict[str, str]:
         """What a child envctl needs to use this cluster."""
-        return {"KUBECONFIG": str(self.kubeconfig)}
+        environ = {"KUBECONFIG": str(self.kubeconfig)}
+        if self.kubeconfig == KUBECONFIG_OF_TEST_CLUSTER:
+            # Its policy agent (kube-router's firewall) runs on the host, not as the
+            # DaemonSet envctl looks for, so the cluster's operator says so.
+            environ["ENVCTL_KUBE_NETWORK_POLICY"] = "enforced"
+        return environ
 
 
 @pytest.fixture(scope="session")
