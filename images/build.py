@@ -58,6 +58,10 @@ LOCK_TIMEOUT = 60 * 60  # seconds to wait for another process building images
 LOG_DIR = Path(tempfile.gettempdir()) / "envctl-images"
 TAIL_LINES = 20
 
+# The extras envctl's image installs, each with the requirement used instead while
+# pyproject.toml does not declare it (see _envctl_requirements).
+ENVCTL_EXTRAS = {"docker": "docker>=7", "kubernetes": "kubernetes>=29"}
+
 DEBIAN_SUITE = "bookworm"
 DEBIAN_VARIANT = "minbase"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
@@ -146,6 +150,10 @@ def _input_hash(image: Image, parent_hash: str | None) -> str:
     if image.wheel:
         for path in _wheel_sources():
             add(f"wheel:{path.relative_to(REPO)}", path.read_bytes())
+        # What pip installs with the wheel comes from this script, not from a file of
+        # the image's directory: hash it too, with a fixed name for the wheel (the real
+        # one is only known after building it).
+        add("requirements", "\n".join(_envctl_requirements("envctl.whl")).encode())
     if image.parent is None:
         # The base image is made by this script rather than a Dockerfile.
         add("debootstrap", f"{DEBIAN_SUITE} {DEBIAN_VARIANT} {DEBIAN_MIRROR}".encode())
@@ -339,6 +347,22 @@ def _remove_rootfs(rootfs: Path) -> None:
     shutil.rmtree(rootfs, ignore_errors=True)
 
 
+def _envctl_requirements(wheel: str) -> list[str]:
+    """requirements.txt of envctl's image: the wheel named ``wheel`` with its extras.
+
+    [docker] for the Docker runtime's proxy and watchdog; [kubernetes] for the Helm
+    chart's reaper (`envctl gc --runtime kubernetes`) and the Kubernetes runtime's proxy.
+    An extra pyproject.toml does not declare is installed by name instead, so the image
+    works with an older pyproject.toml too. Hashed as an input (see _input_hash).
+    """
+    with (REPO / "pyproject.toml").open("rb") as f:
+        declared = tomllib.load(f)["project"].get("optional-dependencies", {})
+    extras = [extra for extra in ENVCTL_EXTRAS if extra in declared]
+    fallbacks = [ENVCTL_EXTRAS[extra] for extra in ENVCTL_EXTRAS if extra not in declared]
+    suffix = f"[{','.join(extras)}]" if extras else ""
+    return [f"/tmp/build/{wheel}{suffix}", "uvloop", *fallbacks]
+
+
 def _prepare_envctl_context(context: Path, log: Path) -> None:
     """Put envctl's wheel, requirements.txt and host-ca.crt in ``context``.
 
@@ -372,11 +396,7 @@ def _prepare_envctl_context(context: Path, log: Path) -> None:
     wheels = sorted(context.glob("envctl-*.whl"))
     if len(wheels) != 1:
         raise _failure(what, f"expected one wheel, got {wheels}", log, "see the log")
-    with (REPO / "pyproject.toml").open("rb") as f:
-        extras = tomllib.load(f)["project"].get("optional-dependencies", {})
-    requirements = [f"/tmp/build/{wheels[0].name}[docker]", "uvloop"]
-    if "docker" not in extras:  # until pyproject.toml declares the extra
-        requirements.append("docker>=7")
+    requirements = _envctl_requirements(wheels[0].name)
     (context / "requirements.txt").write_text("".join(f"{r}\n" for r in requirements))
     # Containers do not see the host's trust store; pip in the build gets a copy.
     host_ca = Path(os.environ.get("PIP_CERT") or "/etc/ssl/certs/ca-certificates.crt")
