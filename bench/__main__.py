@@ -25,6 +25,7 @@ from bench import (
     cost_bench,
     docker_bench,
     figures,
+    kube_bench,
     plain_script,
     proxy_bench,
     seed_bench,
@@ -126,14 +127,15 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=("envctl", "proxy", "docker", "seed", "cost"),
-        help="run only the envctl figures, the fault proxy's, the Docker runtime's or the "
-        "data seeding ones (default: all)",
+        choices=("envctl", "proxy", "docker", "seed", "cost", "kubernetes"),
+        help="run only one section: the envctl figures, the fault proxy's, the Docker or "
+        "Kubernetes runtime's, data seeding's or metering's (default: all)",
     )
     proxy_bench.add_arguments(parser)
     docker_bench.add_arguments(parser)
     seed_bench.add_arguments(parser)
     cost_bench.add_arguments(parser)
+    kube_bench.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.runs < 1 or args.help_runs < 1 or args.poll_interval <= 0:
         parser.error("--runs and --help-runs must be ≥ 1, --poll-interval > 0")
@@ -148,6 +150,7 @@ SECTIONS: dict[str, Any] = {
     "docker": docker_bench,
     "seed": seed_bench,
     "cost": cost_bench,
+    "kubernetes": kube_bench,
 }
 
 

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,33 +23,13 @@ from typing import IO, Any
 
 from bench import BLUEPRINT, REPO, MeasurementError
 from bench.docker_engine import ENVCTL_ENV, Selector, found, poll, remove
-from bench.envctl_cli import DOWN_TIMEOUT, TERM_GRACE, UP_TIMEOUT, Envctl, tagged
+from bench.envctl_cli import DOWN_TIMEOUT, UP_TIMEOUT, Envctl, tagged, terminate
 
 PAIR_BLUEPRINT = "tests/integration/dockerized/blueprints/pair.yaml"
 SUITE_SLEEP = "60"  # the pair blueprint's suite sleeps this long: envctl is `testing`
 TESTING_TIMEOUT = 120.0  # launch → `envctl ls` shows the env testing
 LS_INTERVAL = 0.5  # each `envctl ls` is a Python start-up; do not flood the CPUs
 REAP_TIMEOUT = 60.0  # SIGKILL → nothing labelled left
-PROGRESS = re.compile(r"^\[\s*[\d.]+s\]\s+(\w+)\s+(.*)$")
-
-
-@dataclass(frozen=True)
-class Timed:
-    seconds: float
-    returncode: int
-    stdout: str
-    lines: list[tuple[float, str]]  # (seconds since launch on our clock, stderr line)
-
-    def stamp(self, verb: str, last: bool = False) -> float | None:
-        """When the first (or last) progress line with this verb arrived."""
-        hits = [t for t, line in self.lines if (m := PROGRESS.match(line)) and m[1] == verb]
-        if not hits:
-            return None
-        return hits[-1] if last else hits[0]
-
-    def tail(self, what: str) -> str:
-        text = " | ".join(line for _, line in self.lines[-6:])
-        return f"{what} exited with {self.returncode}: {text or '(no stderr)'}"
 
 
 @dataclass(frozen=True)
@@ -70,56 +48,8 @@ class SigkillResult:
     leftovers: list[str] = field(default_factory=list)
 
 
-def _pump(stream: IO[str], sink: list[tuple[float, str]], t0: float) -> None:
-    for line in stream:
-        sink.append((time.perf_counter() - t0, line.rstrip("\n")))
-
-
 class DockerEnvctl(Envctl):
     """``Envctl`` (bench/envctl_cli.py) with the Docker runtime's commands."""
-
-    def timed(
-        self, args: list[str], timeout: float, extra_env: dict[str, str] | None = None
-    ) -> Timed:
-        """Run ``envctl ARGS`` to its exit, stamping each stderr line as it arrives. On
-        timeout or interrupt envctl gets SIGTERM (it tears down what it started), then
-        SIGKILL after TERM_GRACE."""
-        lines: list[tuple[float, str]] = []
-        out: list[str] = []
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            [str(self.exe), *args],
-            cwd=REPO,
-            env={**self.environ, **(extra_env or {})},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert proc.stdout is not None and proc.stderr is not None
-        stdout, stderr = proc.stdout, proc.stderr
-        readers = [
-            threading.Thread(target=_pump, args=(stderr, lines, t0), daemon=True),
-            threading.Thread(target=lambda: out.append(stdout.read()), daemon=True),
-        ]
-        for reader in readers:
-            reader.start()
-        try:
-            proc.wait(timeout)
-            seconds = time.perf_counter() - t0
-        except BaseException as exc:
-            _terminate(proc)
-            if isinstance(exc, subprocess.TimeoutExpired):
-                raise MeasurementError(
-                    f"`envctl {' '.join(args)}` timed out after {timeout:g}s"
-                ) from None
-            raise
-        finally:
-            for reader in readers:
-                reader.join(10)
-            stdout.close()
-            stderr.close()
-        return Timed(seconds, proc.returncode, "".join(out), lines)
 
     def up_docker(self) -> UpResult:
         """``envctl up blueprints/checkout.yaml --runtime docker -o json``, launch → exit.
@@ -196,7 +126,7 @@ class DockerEnvctl(Envctl):
                 self.env_ids.append(env_id)
                 reaped_s = self._kill_and_wait(client, proc, env_id, poll_interval)
             finally:
-                _terminate(proc)  # unless killed: SIGTERM, so envctl tears down itself
+                terminate(proc)  # unless killed: SIGTERM, so envctl tears down itself
                 notes = self._after_kill(client, env_id) if env_id else []
         return SigkillResult(reaped_s, testing_s, env_id, notes)
 
@@ -270,17 +200,6 @@ def new_state_dir() -> Path:
 
 def remove_state_dir(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
-
-
-def _terminate(proc: subprocess.Popen[Any]) -> None:
-    if proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(TERM_GRACE)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
 
 
 def _json_or_none(text: str) -> Any:

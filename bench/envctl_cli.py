@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import psutil
 
@@ -36,6 +38,33 @@ def envctl_path() -> Path:
         if candidate.exists():
             return candidate
     raise MeasurementError("no envctl next to this Python; run `make install-dev` first")
+
+
+PROGRESS = re.compile(r"^\[\s*[\d.]+s\]\s+(\w+)\s+(.*)$")
+
+
+@dataclass(frozen=True)
+class Timed:
+    seconds: float
+    returncode: int
+    stdout: str
+    lines: list[tuple[float, str]]  # (seconds since launch on our clock, stderr line)
+
+    def stamp(self, verb: str, last: bool = False) -> float | None:
+        """When the first (or last) progress line with this verb arrived."""
+        hits = [t for t, line in self.lines if (m := PROGRESS.match(line)) and m[1] == verb]
+        if not hits:
+            return None
+        return hits[-1] if last else hits[0]
+
+    def tail(self, what: str) -> str:
+        text = " | ".join(line for _, line in self.lines[-6:])
+        return f"{what} exited with {self.returncode}: {text or '(no stderr)'}"
+
+
+def _pump(stream: IO[str], sink: list[tuple[float, str]], t0: float) -> None:
+    for line in stream:
+        sink.append((time.perf_counter() - t0, line.rstrip("\n")))
 
 
 @dataclass(frozen=True)
@@ -131,6 +160,49 @@ class Envctl:
         phases = {str(k): float(v) for k, v in (data.get("phases") or {}).items()}
         return RunResult(seconds, env_id, phases, dict(data.get("services") or {})), leftovers
 
+    def timed(
+        self, args: list[str], timeout: float, extra_env: dict[str, str] | None = None
+    ) -> Timed:
+        """Run ``envctl ARGS`` to its exit, stamping each stderr line as it arrives. On
+        timeout or interrupt envctl gets SIGTERM (it tears down what it started), then
+        SIGKILL after TERM_GRACE."""
+        lines: list[tuple[float, str]] = []
+        out: list[str] = []
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            [str(self.exe), *args],
+            cwd=REPO,
+            env={**self.environ, **(extra_env or {})},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        stdout, stderr = proc.stdout, proc.stderr
+        readers = [
+            threading.Thread(target=_pump, args=(stderr, lines, t0), daemon=True),
+            threading.Thread(target=lambda: out.append(stdout.read()), daemon=True),
+        ]
+        for reader in readers:
+            reader.start()
+        try:
+            proc.wait(timeout)
+            seconds = time.perf_counter() - t0
+        except BaseException as exc:
+            terminate(proc)
+            if isinstance(exc, subprocess.TimeoutExpired):
+                raise MeasurementError(
+                    f"`envctl {' '.join(args)}` timed out after {timeout:g}s"
+                ) from None
+            raise
+        finally:
+            for reader in readers:
+                reader.join(10)
+            stdout.close()
+            stderr.close()
+        return Timed(seconds, proc.returncode, "".join(out), lines)
+
     def help(self) -> float:
         seconds, done = self._run(["--help"], HELP_TIMEOUT)
         if done.returncode != 0:
@@ -223,3 +295,14 @@ def _json_or_none(text: str) -> Any:
 def _failure(what: str, done: subprocess.CompletedProcess[str]) -> str:
     tail = " | ".join((done.stderr or "").strip().splitlines()[-6:])
     return f"{what} exited with {done.returncode}: {tail or '(no stderr)'}"
+
+
+def terminate(proc: subprocess.Popen[Any]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(TERM_GRACE)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
