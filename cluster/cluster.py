@@ -20,6 +20,7 @@ Kubernetes release whose kubelet accepts cgroup v1 without opting out.
     cluster.py up             # build if needed, start, wait until the node is Ready
     cluster.py images TAG...  # copy Docker images into the cluster's containerd
     cluster.py status         # exit 0 when the API answers and the node is Ready
+    cluster.py kubectl ARGS   # kubectl, built in, with the admin kubeconfig
     cluster.py down           # stop everything and remove what pods left on the host
 
 The admin kubeconfig is ``/var/lib/envctl-cluster/admin.kubeconfig``. Stdlib only: it
@@ -954,6 +955,8 @@ def main() -> None:
     sub.add_parser("up")
     sub.add_parser("status")
     sub.add_parser("down")
+    kubectl = sub.add_parser("kubectl", help="kubectl (built in), with the admin kubeconfig")
+    kubectl.add_argument("args", nargs=argparse.REMAINDER)
     imgs = sub.add_parser("images")
     imgs.add_argument("tags", nargs="+")
     args = parser.parse_args()
@@ -965,6 +968,11 @@ def main() -> None:
         sys.exit(status())
     elif args.command == "down":
         down()
+    elif args.command == "kubectl":
+        kube = kube_binary()
+        if not kube.exists():
+            fail("kube is not built", "run `cluster.py build` (or `up`)")
+        os.execv(kube, [str(kube), "kubectl", "--kubeconfig", str(ADMIN_KUBECONFIG), *args.args])
     else:
         images(args.tags)
 
