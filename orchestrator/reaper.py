@@ -11,6 +11,7 @@ Two sources, because a SIGKILL can land at any moment:
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from orchestrator.engine import Engine
@@ -45,20 +46,32 @@ def stale_reason(record: EnvRecord) -> str | None:
     return None
 
 
-def collect(engine: Engine, dry_run: bool = False) -> list[Reaped]:
+def collect(
+    engine: Engine, dry_run: bool = False, runtimes_wanted: Sequence[str] | None = None
+) -> list[Reaped]:
+    """Reap what is stale; only on ``runtimes_wanted`` (default: every public runtime),
+    so that the in-cluster reaper (`envctl gc --runtime kubernetes`) leaves the local
+    and docker runtimes of the machine it runs on alone."""
+    wanted = list(runtimes_wanted) if runtimes_wanted else list(registry.PUBLIC)
     reaped: list[Reaped] = []
     # Scan the runtimes' labels before reading the state, so an environment created
     # meanwhile is either not seen by the scan or seen as live (see module docstring).
     runtimes: dict[str, Runtime] = {}
     labelled: dict[str, set[str]] = {}
-    for name in registry.PUBLIC:
+    for name in wanted:
         try:
             runtimes[name] = registry.create(name, engine.settings)
             labelled[name] = runtimes[name].orphans()
         except EnvctlError as exc:  # e.g. no Docker daemon: the others are still reaped
+            if runtimes_wanted:
+                # Asked for by name (the in-cluster reaper): a scan that cannot happen
+                # is a failure its CronJob must show, not a quiet success.
+                raise
             log.warning("gc skips the %s runtime: %s", name, exc.message)
     records = engine.state.environments()
     for record in records:
+        if record.runtime not in wanted:
+            continue
         reason = stale_reason(record)
         if reason is None:
             continue

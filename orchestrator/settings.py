@@ -15,6 +15,8 @@ from typing import Literal
 
 BinarySource = Literal["auto", "system", "wheel"]
 BINARY_SOURCES = ("auto", "system", "wheel")
+NetworkPolicyMode = Literal["auto", "enforced", "unenforced"]
+NETWORK_POLICY_MODES = ("auto", "enforced", "unenforced")
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,11 @@ class Settings:
     # to measure what it costs) and its sampling interval (ENVCTL_METER_INTERVAL, s).
     metering: bool = True
     meter_interval: float = 0.2
+    # The kubernetes runtime: the kubeconfig context to use (ENVCTL_KUBE_CONTEXT; the
+    # kubeconfig's current one by default), and whether the cluster enforces
+    # NetworkPolicy (ENVCTL_KUBE_NETWORK_POLICY; 'auto' looks for a known agent).
+    kube_context: str | None = None
+    kube_network_policy: NetworkPolicyMode = "auto"
 
     @property
     def state_db(self) -> Path:
@@ -67,6 +74,14 @@ class Settings:
             )
         secrets = env.get("ENVCTL_SECRETS_FILE")
         meter_interval = _seconds(env.get("ENVCTL_METER_INTERVAL") or "0.2")
+        network_policy = (env.get("ENVCTL_KUBE_NETWORK_POLICY") or "auto").lower()
+        if network_policy not in NETWORK_POLICY_MODES:
+            from orchestrator.exceptions import UsageError
+
+            raise UsageError(
+                f"ENVCTL_KUBE_NETWORK_POLICY={network_policy!r} is not a mode",
+                hint=f"valid: {', '.join(NETWORK_POLICY_MODES)}",
+            )
         return cls(
             state_dir=state_dir,
             work_root=Path(env.get("ENVCTL_WORK_DIR") or tempfile.gettempdir()),
@@ -75,6 +90,8 @@ class Settings:
             environ=env,
             metering=(env.get("ENVCTL_METERING") or "on").lower() not in ("off", "0", "false"),
             meter_interval=meter_interval,
+            kube_context=env.get("ENVCTL_KUBE_CONTEXT") or None,
+            kube_network_policy=network_policy,  # type: ignore[arg-type]
         )
 
 

@@ -7,17 +7,28 @@ import sys
 import click
 
 from orchestrator.cli.common import App, output_option, pass_app
+from orchestrator.runtime import registry
 
 
 @click.command()
 @click.option("--dry-run", is_flag=True, help="Only say what would be reaped.")
+@click.option(
+    "--runtime",
+    "-r",
+    "runtimes",
+    multiple=True,
+    metavar="NAME",
+    help="Only this runtime's environments (repeatable; default: every runtime).",
+)
 @output_option
 @pass_app
-def gc(app: App, dry_run: bool) -> None:
+def gc(app: App, dry_run: bool, runtimes: tuple[str, ...]) -> None:
     """Reap environments whose envctl process died or whose ttl passed."""
     from orchestrator.reaper import collect
 
-    reaped = collect(app.engine(), dry_run=dry_run)
+    for name in runtimes:
+        registry.check_public(name)
+    reaped = collect(app.engine(), dry_run=dry_run, runtimes_wanted=runtimes or None)
     rows = [
         {
             "env": r.env,

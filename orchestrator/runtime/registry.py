@@ -18,10 +18,11 @@ if TYPE_CHECKING:
 RUNTIMES: dict[str, str] = {
     "local": "orchestrator.runtime.local.runtime:LocalRuntime",
     "docker": "orchestrator.runtime.docker.runtime:DockerRuntime",
+    "kubernetes": "orchestrator.runtime.kubernetes.runtime:KubernetesRuntime",
     "fake": "orchestrator.runtime.fake:FakeRuntime",
 }
 # Runtimes users choose from (and gc scans); 'fake' exists for tests of the engine.
-PUBLIC: list[str] = ["local", "docker"]
+PUBLIC: list[str] = ["local", "docker", "kubernetes"]
 
 
 def register(name: str, target: str, public: bool = True) -> None:

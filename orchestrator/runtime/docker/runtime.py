@@ -20,7 +20,6 @@ is all ``destroy``, ``gc`` and the watchdog go by.
 
 from __future__ import annotations
 
-import json
 import logging
 import shlex
 import shutil
@@ -37,6 +36,7 @@ from orchestrator.exceptions import BlueprintError, RuntimeUnavailable, ServiceE
 from orchestrator.links import API_PORT as PROXY_API_PORT
 from orchestrator.links import PROXY_SERVICE
 from orchestrator.ownership import this_process
+from orchestrator.runtime import proxyconfig
 from orchestrator.runtime.base import (
     KEEPS_DATA,
     SEED_MANIFEST,
@@ -391,12 +391,7 @@ class DockerRuntime(Runtime):
     def _proxy_config(self, env: EnvironmentContext) -> str:
         """The session's proxy config, with listeners on every interface of the proxy's
         container and its event log inside it (collected with the logs)."""
-        config = json.loads((env.work_dir / "proxy.json").read_text(encoding="utf-8"))
-        config["api"] = f"0.0.0.0:{config['api'].rsplit(':', 1)[1]}"
-        for proxy in config["proxies"]:
-            proxy["listen"] = f"0.0.0.0:{proxy['listen'].rsplit(':', 1)[1]}"
-        config["events_log"] = PROXY_EVENTS_PATH
-        return json.dumps(config, indent=2)
+        return proxyconfig.read_for_container(env.work_dir, PROXY_EVENTS_PATH)
 
     def _volume(self, env: EnvironmentContext, state: _Env, service: str, index: int) -> Any:
         return self.client.volumes.create(

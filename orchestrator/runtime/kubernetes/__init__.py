@@ -1,0 +1,1 @@
+"""The Kubernetes runtime (``runtime.py``): one namespace per environment."""
