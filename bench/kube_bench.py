@@ -203,6 +203,8 @@ class KubeRounds:
         self.extra = {"KUBECONFIG": str(kubeconfig)}
         if kubeconfig == TEST_CLUSTER_KUBECONFIG:
             self.extra["ENVCTL_KUBE_NETWORK_POLICY"] = "enforced"
+        # Every envctl call (up, down, the sweep) must see the same cluster.
+        envctl.environ.update(self.extra)
         self.manifests: list[dict[str, Any]] = []
         self.prefix = f"envctl-bench-{uuid.uuid4().hex[:6]}"
         self.count = 0
