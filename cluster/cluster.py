@@ -237,6 +237,10 @@ def _node_ip() -> str:
         return str(probe.getsockname()[0])
 
 
+# openssl req: a new P-256 key, unencrypted (every component reads its own file).
+NEW_EC_KEY = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+
+
 def _openssl(*args: str | Path) -> None:
     run("openssl", *args, capture_output=True)
 
@@ -257,11 +261,7 @@ def _certificate(
     _openssl(
         "req",
         "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
+        *NEW_EC_KEY,
         "-keyout",
         key,
         "-subj",
@@ -297,11 +297,7 @@ def _pki(node_ip: str) -> None:
             "req",
             "-x509",
             "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
+            *NEW_EC_KEY,
             "-keyout",
             PKI / "ca.key",
             "-subj",

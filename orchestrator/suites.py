@@ -135,6 +135,20 @@ def outcome(
     return SuiteResult(name, tier, status, exit_code, seconds, junit, _counts(junit), log_path)
 
 
+def could_not_start(suite: ContainerSuite, started: float) -> SuiteResult:
+    """A container suite whose container (or Job) could not be made: an error, no code."""
+    return SuiteResult(
+        suite.name,
+        suite.tier,
+        SuiteStatus.error,
+        None,
+        time.monotonic() - started,
+        None,
+        None,
+        suite.log_path,
+    )
+
+
 @dataclass(frozen=True)
 class ContainerSuite:
     """A suite to run in a container on the environment's network (``suite.image``)."""

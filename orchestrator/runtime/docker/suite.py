@@ -17,7 +17,7 @@ from typing import Any
 
 from orchestrator.runtime.docker import images, labels
 from orchestrator.runtime.docker.client import errors
-from orchestrator.suites import ContainerSuite, SuiteResult, SuiteStatus, outcome
+from orchestrator.suites import ContainerSuite, SuiteResult, could_not_start, outcome
 
 
 def run(
@@ -50,16 +50,7 @@ def run(
             )
         except errs.APIError as exc:
             log.write(suite.redactor(f"cannot create the suite's container: {exc}\n"))
-            return SuiteResult(
-                suite.name,
-                suite.tier,
-                SuiteStatus.error,
-                None,
-                time.monotonic() - started,
-                None,
-                None,
-                suite.log_path,
-            )
+            return could_not_start(suite, started)
         try:
             container.start()
             pump = threading.Thread(target=_pump, args=(container, log, suite), daemon=True)

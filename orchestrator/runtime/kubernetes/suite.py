@@ -39,7 +39,7 @@ from orchestrator.exceptions import RuntimeUnavailable
 from orchestrator.runtime.docker.images import ENVCTL_IMAGE
 from orchestrator.runtime.kubernetes import labels, manifests, pods, status
 from orchestrator.runtime.kubernetes.client import Kube
-from orchestrator.suites import ContainerSuite, SuiteResult, SuiteStatus, outcome
+from orchestrator.suites import ContainerSuite, SuiteResult, could_not_start, outcome
 
 log = logging.getLogger(__name__)
 
@@ -171,13 +171,13 @@ def run(
         except RuntimeUnavailable as exc:
             out.write(suite.redactor(f"envctl: cannot create the suite's Job: {exc.message}\n"))
             _remove(kube, created)
-            return _error(suite, started)
+            return could_not_start(suite, started)
         watch = _Watch(kube, namespace, name, suite, out, markers)
         try:
             code, timed_out, failure = watch.wait(started + suite.timeout)
             if failure is not None:
                 out.write(suite.redactor(f"envctl: suite {suite.name!r} {failure}\n"))
-                return _error(suite, started)
+                return could_not_start(suite, started)
             if timed_out:
                 out.write(
                     f"\nenvctl: suite {suite.name!r} timed out after {suite.timeout:g}s "
@@ -397,16 +397,3 @@ def _remove(kube: Kube, paths: list[str]) -> None:
     for path in paths:
         with contextlib.suppress(RuntimeUnavailable):
             kube.delete(path)
-
-
-def _error(suite: ContainerSuite, started: float) -> SuiteResult:
-    return SuiteResult(
-        suite.name,
-        suite.tier,
-        SuiteStatus.error,
-        None,
-        time.monotonic() - started,
-        None,
-        None,
-        suite.log_path,
-    )
