@@ -80,6 +80,9 @@ class RunResult:
     seeding: list[dict[str, Any]] = field(default_factory=list)  # per data entry: SeedStats
     cost: dict[str, Any] | None = None  # RunCost.to_dict(), its budget check included
     fidelity: dict[str, Any] | None = None  # AuditResult.to_dict() of the live audit
+    # Spans of the run, seconds after it began: phases, services (start → ready), seeding
+    # per service, suites, scheduled faults; see Session._event.
+    timeline: list[dict[str, Any]] = field(default_factory=list)
     # The error itself, for the CLI's exit code and message; not part of the JSON.
     exception: BaseException | None = field(default=None, compare=False, repr=False)
 
@@ -113,6 +116,7 @@ class RunResult:
             "warnings": self.warnings,
             "error": self.error,
             "teardown": {"complete": not self.leftovers, "leftovers": self.leftovers},
+            "timeline": self.timeline,
         }
 
 

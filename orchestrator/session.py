@@ -32,7 +32,7 @@ from orchestrator.cost.model import ServiceUsage
 from orchestrator.exceptions import EnvctlError, StateError, UsageError
 from orchestrator.links import PROXY_SERVICE, PlannedLink, proxy_config, proxy_service
 from orchestrator.ownership import this_process
-from orchestrator.progress import Progress
+from orchestrator.progress import INFO, START, Event, Kind, Progress
 from orchestrator.proxy import client as proxy_client
 from orchestrator.result import RunResult, RunStatus, ServiceResult
 from orchestrator.runtime.base import EnvironmentContext, Runtime, ServiceHandle, ServiceSpec
@@ -109,6 +109,8 @@ class Session:
     meter: Meter | None = None  # what each service uses, per phase (cost/meter.py)
     fidelity: dict[str, Any] | None = None  # the live audit before the suites
     usage: dict[str, ServiceUsage] = field(default_factory=dict)  # once torn down
+    timeline: list[dict[str, Any]] = field(default_factory=list)  # spans, see _event
+    _open_spans: dict[tuple[str, str], float] = field(default_factory=dict)
     _t0: float = field(default_factory=time.monotonic)
 
     # creation --------------------------------------------------------------------------
@@ -183,6 +185,26 @@ class Session:
     def _set_status(self, status: EnvStatus) -> None:
         self.state.set_status(self.env_id, status.value)
 
+    def _event(self, kind: Kind, name: str, state: str, text: str = "", **detail: Any) -> None:
+        """Tell the renderer, and keep the run's timeline: a ``start`` opens a span of
+        (kind, name), the next other state (but ``info``) closes it with that status."""
+        at = time.monotonic() - self._t0
+        with self._lock:
+            if state == START:
+                self._open_spans[(kind, name)] = at
+            elif state != INFO:
+                start = self._open_spans.pop((kind, name), None)
+                if start is not None:
+                    span: dict[str, Any] = {"kind": kind, "name": name, "status": state}
+                    span |= {"start": round(start, 3), "end": round(at, 3)}
+                    self.timeline.append(span | _plain(detail))
+        self.progress.event(Event(kind, name, state, text, at, detail))
+
+    def _close_open_spans(self, status: str) -> None:
+        """Whatever was still running when the run ended (an error, Ctrl-C)."""
+        for kind, name in list(self._open_spans):
+            self._event(kind, name, status)  # type: ignore[arg-type]
+
     # plan + provision ----------------------------------------------------------------
 
     def provision(self) -> None:
@@ -190,7 +212,7 @@ class Session:
         if self.settings.metering and self.meter is None:
             self.meter = Meter(self.settings.meter_interval)
             self.meter.start()
-        self.progress.step(f"planning {self.env_id} on {self.runtime.name}")
+        self._event("phase", "plan", START, f"planning {self.env_id} on {self.runtime.name}")
         self.runtime.prepare(self.env, self.loaded)
         for name, svc in self.loaded.model.services.items():
             self.resolver.internal[name] = self.runtime.address(self.env, name, svc)
@@ -206,8 +228,10 @@ class Session:
                     graph[link.from_].add(PROXY_SERVICE)
         save_redactions(self.redactor, self.env.work_dir)
         self._phase("plan", t)
+        self._event("phase", "plan", "done")
 
         t = time.monotonic()
+        self._event("phase", "provision", START)
         sorter = graphlib.TopologicalSorter(graph)
         sorter.prepare()
         pending: dict[futures.Future[None], str] = {}
@@ -233,6 +257,7 @@ class Session:
                 if first_error is not None:
                     self.cancel.set()
         self._phase("provision", t)
+        self._event("phase", "provision", "failed" if first_error else "done")
         if first_error is not None:
             raise first_error
         self._write_env_file()
@@ -271,13 +296,28 @@ class Session:
         self.meter.track(spec.name, sampler, resources.cpu, resources.memory, resources.storage)
 
     def _bring_up(self, spec: ServiceSpec) -> None:
+        try:
+            self._start_and_wait(spec)
+        except BaseException as exc:
+            reason = exc.render() if isinstance(exc, EnvctlError) else str(exc)
+            self._event("service", spec.name, "failed", error=self.redactor(reason))
+            raise
+
+    def _start_and_wait(self, spec: ServiceSpec) -> None:
         if spec.name in self.loaded.model.services and self.loaded.model.data:
             from orchestrator.seed.cache import data_key
 
             spec = dataclasses.replace(spec, data_key=data_key(self.loaded, spec.name))
         svc = spec.service
         offset = time.monotonic() - self._t0
-        self.progress.step(f"starting {spec.name}")
+        log_file = self.runtime.log_path(self.env, spec.name) if self.progress.follow_logs else None
+        self._event(
+            "service",
+            spec.name,
+            START,
+            f"starting {spec.name}",
+            **({"log": str(log_file)} if log_file is not None else {}),
+        )
         handle = self.runtime.start(self.env, spec)
         self._meter_service(spec, handle)
         with self._lock:
@@ -314,7 +354,13 @@ class Session:
                         host_view = self.runtime.host_endpoint(self.env, name)
                         if host_view is not None:
                             self.resolver.suite_links[link.to] = host_view
-            self.progress.step(f"ready    fault proxy at {handle.endpoint.address}")
+            self._event(
+                "service",
+                spec.name,
+                "ready",
+                f"ready    fault proxy at {handle.endpoint.address}",
+                address=handle.endpoint.address,
+            )
             return
         with self._lock:
             url = self.resolver.url(spec.name, self.resolver.external)
@@ -335,9 +381,15 @@ class Session:
             self.services[spec.name] = result
         drift = f" (declared {result.declared_version})" if result.version_drift else ""
         version = f" {result.version}" if result.version else ""
-        self.progress.step(
+        self._event(
+            "service",
+            spec.name,
+            "ready",
             f"ready    {spec.name}{version}{drift} at {handle.endpoint.address} "
-            f"in {result.ready_seconds:.2f}s"
+            f"in {result.ready_seconds:.2f}s",
+            address=handle.endpoint.address,
+            version=result.version,
+            seconds=round(result.ready_seconds or 0.0, 3),
         )
 
     @property
@@ -358,12 +410,20 @@ class Session:
         t = time.monotonic()
         self._meter_phase("seed")
         self._set_status(EnvStatus.seeding)
+        self._event("phase", "seed", START)
         for service in dict.fromkeys(entry.service for entry in self.loaded.model.data):
             if self.cancel.is_set():
                 break
+            self._event("seed", service, START)
+            before = len(self.seeding)
             self._seed_service(service)
+            entries = self.seeding[before:]
+            rows = sum(int(e.get("rows", 0)) for e in entries)
+            cache = ",".join(sorted({str(e.get("cache")) for e in entries})) or "off"
+            self._event("seed", service, "done", rows=rows, cache=cache)
         self._set_status(EnvStatus.ready)
         self._phase("seed", t)
+        self._event("phase", "seed", "done")
 
     def _seed_service(self, service: str) -> None:
         """Every data entry of one service: from the cache when the runtime kept it."""
@@ -372,7 +432,7 @@ class Session:
         from orchestrator.seed.run import SeedRequest, seed_entry
 
         def say(message: str) -> None:
-            self.progress.step(f"seeding  {service}: {message}")
+            self._event("seed", service, INFO, f"seeding  {service}: {message}", message=message)
 
         details = self.handles[service].details
         if details.get(SEEDED_FROM):
@@ -418,6 +478,7 @@ class Session:
         from orchestrator.audit import live, score
 
         production, _ = profile.load(profile_path)
+        self._event("phase", "audit", START)
         engines = [n for n, s in self.loaded.model.services.items() if s.engine is not None]
         with self._lock:
             urls = {name: self.resolver.url(name, self.resolver.external) for name in engines}
@@ -432,12 +493,17 @@ class Session:
             intentional=self.loaded.model.intentional,
         )
         self.fidelity = result.to_dict()
+        self._event("phase", "audit", "done", overall=result.overall)
         worst = sorted(
             (d for d in result.dimensions if d.score is not None), key=lambda d: d.score or 0
         )
         parts = " · ".join(f"{d.dimension.value} {d.score:.0f}" for d in worst)
-        self.progress.step(
-            f"fidelity {result.overall:.0f}/100 against {profile_path.name}: {parts}"
+        self._event(
+            "note",
+            "fidelity",
+            INFO,
+            f"fidelity {result.overall:.0f}/100 against {profile_path.name}: {parts}",
+            overall=result.overall,
         )
 
     # suites --------------------------------------------------------------------------------
@@ -453,15 +519,21 @@ class Session:
             self._proxy_call("POST", "/envctl/schedules/start")  # drills count from here
         results = []
         t = time.monotonic()
+        self._event("phase", "suites", START, suites=[s.name for _, s in chosen])
+        self._schedule_spans()
         for index, suite in chosen:
-            self.progress.step(f"suite    {suite.name}: {self.redactor(suite.run)}")
+            self._event(
+                "suite",
+                suite.name,
+                START,
+                f"suite    {suite.name}: {self.redactor(suite.run)}",
+                tier=suite.tier.value,
+            )
             junit = self.resolver.suite_junit(index, suite)
             if suite.image:
                 result = self._run_suite_in_image(index, suite, junit, echo)
                 results.append(result)
-                self.progress.step(
-                    f"suite    {suite.name}: {result.status.value} in {result.seconds:.1f}s"
-                )
+                self._suite_done(result)
                 continue
             env = {
                 **base_environ(),
@@ -492,11 +564,40 @@ class Session:
             if result.junit is not None:
                 redact_file(result.junit, self.redactor)  # reports quote env vars and URLs
             results.append(result)
-            self.progress.step(
-                f"suite    {suite.name}: {result.status.value} in {result.seconds:.1f}s"
-            )
+            self._suite_done(result)
         self._phase("suites", t)
+        failed = any(r.status is not suites.SuiteStatus.passed for r in results)
+        self._event("phase", "suites", "failed" if failed else "done")
         return results
+
+    def _suite_done(self, result: suites.SuiteResult) -> None:
+        tests = result.tests.__dict__ if result.tests else None
+        self._event(
+            "suite",
+            result.name,
+            result.status.value,
+            f"suite    {result.name}: {result.status.value} in {result.seconds:.1f}s",
+            seconds=round(result.seconds, 3),
+            tests=tests,
+        )
+
+    def _schedule_spans(self) -> None:
+        """Scheduled faults (outage drills) count from the suites' start: they go on the
+        timeline as planned, since the proxy switches them on by itself."""
+        now = time.monotonic() - self._t0
+        for link in self.loaded.model.links:
+            for drill in link.schedule:
+                kind = next(iter(drill.fault.model_dump(exclude_none=True)), "fault")
+                self.timeline.append(
+                    {
+                        "kind": "fault",
+                        "name": link.name,
+                        "status": kind,
+                        "start": round(now + drill.at, 3),
+                        "end": round(now + drill.at + drill.for_, 3),
+                        "scheduled": True,
+                    }
+                )
 
     def _run_suite_in_image(
         self, index: int, suite: Suite, junit: Path, echo: bool
@@ -543,7 +644,8 @@ class Session:
         if self._torn_down is not None:
             return self._torn_down
         t = time.monotonic()
-        self.progress.step(f"teardown {self.env_id}")
+        self._close_open_spans("interrupted" if self.cancel.is_set() else "failed")
+        self._event("phase", "teardown", START, f"teardown {self.env_id}")
         self._meter_phase("teardown")
         self.cancel.set()
         leftovers: list[str] = []
@@ -566,6 +668,14 @@ class Session:
             if leftovers:
                 log.error("teardown left: %s (envctl gc retries)", ", ".join(leftovers))
         self._phase("teardown", t)
+        self._event(
+            "phase",
+            "teardown",
+            "failed" if leftovers else "done",
+            f"torn down in {time.monotonic() - t:.1f}s"
+            + (f"; left: {', '.join(leftovers)}" if leftovers else ""),
+            leftovers=list(leftovers),
+        )
         if self.meter is not None:
             self.usage = self.meter.stop()
         self._torn_down = leftovers
@@ -687,8 +797,14 @@ class Session:
             seeding=list(self.seeding),
             cost=cost,
             fidelity=self.fidelity,
+            timeline=sorted(self.timeline, key=lambda span: (span["start"], span["end"])),
             exception=error,
         )
+
+
+def _plain(detail: dict[str, Any]) -> dict[str, Any]:
+    """What of an event's detail belongs on the recorded timeline (not log paths)."""
+    return {k: v for k, v in detail.items() if k not in {"log", "message", "suites"}}
 
 
 def error_dict(error: BaseException | None) -> dict[str, Any] | None:

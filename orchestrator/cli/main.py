@@ -9,14 +9,18 @@ import click
 
 from orchestrator.cli import (
     audit_cmd,
+    completion_cmd,
     cost_cmd,
     down_cmd,
     fault_cmd,
     gc_cmd,
+    import_cmd,
+    init_cmd,
     logs_cmd,
     ls_cmd,
     profile_cmd,
     proxy_cmd,
+    report_cmd,
     run_cmd,
     schema_cmd,
     status_cmd,
@@ -59,6 +63,10 @@ for command in (
     cost_cmd.cost,
     profile_cmd.profile,
     audit_cmd.audit,
+    report_cmd.report,
+    init_cmd.init,
+    import_cmd.import_,
+    completion_cmd.completion,
 ):
     cli.add_command(command)
 
