@@ -33,8 +33,8 @@ class ExitCode(enum.IntEnum):
     SUITES_FAILED = 1
     USAGE = 2
     ENVIRONMENT = 3
-    BUDGET_EXCEEDED = 4  # reserved for the cost issue
-    FIDELITY_BELOW_THRESHOLD = 5  # reserved for the audit issue
+    BUDGET_EXCEEDED = 4  # `envctl run --enforce-budget`: the run cost more than its budget
+    FIDELITY_BELOW_THRESHOLD = 5  # `--fail-under N` (run, audit): the fidelity score is below N
     INTERRUPTED = 130
 
 

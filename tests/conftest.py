@@ -118,7 +118,12 @@ class Cli:
     state_dir: Path
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ENVCTL_")}
+        # Not CI's step summary either: every run would append its report to the job's.
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("ENVCTL_") and k != "GITHUB_STEP_SUMMARY"
+        }
         env["ENVCTL_STATE_DIR"] = str(self.state_dir)
         env.update(extra)
         return env

@@ -1,9 +1,10 @@
 """`envctl audit`: how far a blueprint, or a live environment, is from production.
 
 ``envctl audit TARGET`` scores a blueprint file (static: what it declares) or a live
-environment id (what it has) against a production profile. Exit codes follow
-``kubectl diff``, so a CI step can gate on fidelity: 0 at or above ``--fail-under`` (or
-without one), 1 below it, 2 bad input, 3 an environment error.
+environment id (what it has) against a production profile. A CI step can gate on
+fidelity: exit 0 at or above ``--fail-under`` (or without one), 5 below it — the code
+``envctl run --fail-under`` uses too, apart from 1, which means suites failed — 2 bad
+input, 3 an environment error.
 ``envctl audit history NAME`` shows the scores recorded on a blueprint's runs.
 """
 
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from orchestrator.cli.common import App, output_choice, pass_app
-from orchestrator.exceptions import EnvironmentNotFound, UsageError
+from orchestrator.exceptions import EnvironmentNotFound, ExitCode, UsageError
 
 if TYPE_CHECKING:
     from orchestrator.audit.model import AuditResult
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from orchestrator.profile import ProductionProfile
 
 FORMATS = ("text", "json", "markdown")
-BELOW_THRESHOLD = 1  # kubectl diff's "differences found"; errors keep their codes (≥ 2)
+BELOW_THRESHOLD = ExitCode.FIDELITY_BELOW_THRESHOLD  # as `envctl run --fail-under`
 DEFAULT = "target"  # the hidden command `envctl audit TARGET` runs
 HISTORY_RUNS = 10_000  # recorded runs read, newest first: months of CI for one machine
 
@@ -76,7 +77,7 @@ def audit() -> None:
     TARGET's options: envctl audit TARGET --help.
 
     \b
-    Exit codes: 0 at or above --fail-under · 1 below it · 2 bad input
+    Exit codes: 0 at or above --fail-under · 5 below it · 2 bad input
                 3 environment error
     """
 
@@ -93,7 +94,7 @@ def audit() -> None:
     "--fail-under",
     type=click.FloatRange(0, 100),
     metavar="N",
-    help="Exit 1 when the overall score (0-100) is below N.",
+    help="Exit 5 when the overall score (0-100) is below N.",
 )
 @_format_option
 @pass_app
@@ -121,7 +122,7 @@ def check(
             f"envctl: fidelity {result.overall:.1f} is below --fail-under {fail_under:g}",
             err=True,
         )
-        sys.exit(BELOW_THRESHOLD)
+        sys.exit(int(BELOW_THRESHOLD))
 
 
 def _environment(app: App, target: str) -> tuple[str, LoadedBlueprint, ProductionProfile, str]:

@@ -1,18 +1,32 @@
-"""`envctl run`: provision, run suites, tear down, report. Exit code = the suites' result."""
+"""`envctl run`: provision, run suites, tear down, report. Exit code = the run's verdict.
+
+Reports are written before the exit code is decided, so a failed or errored run has
+them too: ``report.html`` and ``junit.xml`` in the run dir on every run, the four
+formats into ``--report DIR``, and the Markdown appended to ``$GITHUB_STEP_SUMMARY``
+when CI sets it.
+"""
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from orchestrator.cli import blueprint_arg
 from orchestrator.cli.common import App, output_option, pass_app, secrets_file_option
-from orchestrator.exceptions import EnvctlError, ExitCode
+from orchestrator.exceptions import EnvctlError, ExitCode, UsageError
 from orchestrator.runtime import registry
 
+if TYPE_CHECKING:
+    from orchestrator.result import RunResult
+
+log = logging.getLogger(__name__)
+
 TIERS = ("critical", "standard", "extended")
+STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
 
 
 @click.command()
@@ -32,6 +46,21 @@ TIERS = ("critical", "standard", "extended")
     is_flag=True,
     help="Exit 4 when the run exceeds the blueprint's budget (default: a warning).",
 )
+@click.option(
+    "--fail-under",
+    type=click.FloatRange(0, 100),
+    metavar="N",
+    help="Exit 5 when the suites passed but the live fidelity score (0-100) is below N; "
+    "needs a profile (--audit, or the blueprint's `profile:`).",
+)
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Write report.json, junit.xml, report.md and report.html into this directory "
+    "(also when the run fails).",
+)
 @secrets_file_option
 @output_option
 @pass_app
@@ -43,14 +72,22 @@ def run(
     suite_names: tuple[str, ...],
     audit_profile: Path | None,
     enforce_budget: bool,
+    fail_under: float | None,
+    report_dir: Path | None,
 ) -> None:
     """Run BLUEPRINT's suites in a fresh environment, then tear it all down."""
     from orchestrator.engine import Selection
     from orchestrator.report.text import run_summary
-    from orchestrator.result import RunStatus
 
     registry.check_public(runtime)
     loaded = blueprint_arg.load(blueprint)
+    if fail_under is not None and audit_profile is None and not loaded.model.profile:
+        raise UsageError(
+            f"--fail-under needs a fidelity score, and {loaded.name!r} is not audited",
+            hint="give --audit PROFILE, or set `profile: path/to/production.yaml` in the blueprint",
+        )
+    if report_dir is not None:
+        _ensure_dir(report_dir)  # a bad --report fails before anything starts
     result = app.engine().run(
         loaded,
         runtime,
@@ -58,17 +95,100 @@ def run(
         echo_suites=app.output == "text",
         audit=audit_profile,
     )
-    app.emit(result.to_dict(), run_summary)
+    data = app.redactor.redact_data(result.to_dict())
+    assert isinstance(data, dict)
+    written, report_error = _write_reports(app, data, report_dir)
+    app.emit(data, lambda shown: _summary(run_summary(shown), written))
+    code = _exit_code(app, result, enforce_budget, fail_under)
+    if report_error is not None and not isinstance(result.exception, EnvctlError):
+        code = ExitCode.ENVIRONMENT  # CI asked for reports it will not find
+    sys.exit(int(code))
+
+
+def _exit_code(
+    app: App, result: RunResult, enforce_budget: bool, fail_under: float | None
+) -> ExitCode:
+    """The one exit code, and the message for it: an envctl error (2/3), then leftovers
+    (3), failed suites (1), over budget (4), fidelity below the threshold (5)."""
+    from orchestrator.result import RunStatus
+
     if isinstance(result.exception, EnvctlError):
-        click.echo(app.redactor("envctl: error: " + result.exception.render()), err=True)
-        sys.exit(int(result.exception.exit_code))
+        _error(app, result.exception.render())
+        return result.exception.exit_code
     if result.leftovers:  # the suites' verdict stands, but CI must hear about leftovers
-        sys.exit(int(ExitCode.ENVIRONMENT))
+        return ExitCode.ENVIRONMENT
     if result.status is RunStatus.failed:
-        sys.exit(int(ExitCode.SUITES_FAILED))
+        return ExitCode.SUITES_FAILED
     budget = (result.cost or {}).get("budget") or {}
     if enforce_budget and budget.get("status") == "exceeded":
-        click.echo(f"envctl: error: {budget['message']}", err=True)
-        if budget.get("hint"):
-            click.echo(f"  hint: {budget['hint']}", err=True)
-        sys.exit(int(ExitCode.BUDGET_EXCEEDED))
+        _error(app, str(budget["message"]), budget.get("hint"))
+        return ExitCode.BUDGET_EXCEEDED
+    if fail_under is not None:
+        overall = (result.fidelity or {}).get("overall")
+        if not isinstance(overall, int | float):
+            _error(app, f"no fidelity score was measured; --fail-under {fail_under:g} needs one")
+            return ExitCode.FIDELITY_BELOW_THRESHOLD
+        if overall < fail_under:
+            _error(
+                app,
+                f"fidelity {overall:.1f} is below --fail-under {fail_under:g}",
+                f"every difference is in the run's report: {result.run_dir}/report.html "
+                "(or `fidelity` in its JSON)",
+            )
+            return ExitCode.FIDELITY_BELOW_THRESHOLD
+    return ExitCode.OK
+
+
+def _write_reports(
+    app: App, data: dict[str, Any], report_dir: Path | None
+) -> tuple[dict[str, Path], str | None]:
+    """Every report this run owes; a --report DIR that cannot be written is an error
+    (returned, to decide the exit code with), the others are warnings."""
+    from orchestrator.report import files, markdown
+
+    suite_junit = files.suite_files(data, app.redactor)
+    written: dict[str, Path] = {}
+    try:
+        written |= files.write(data, Path(data["run_dir"]), files.IN_RUN_DIR, suite_junit)
+    except OSError as exc:
+        log.warning("could not write the run's reports into %s: %s", data["run_dir"], exc)
+    error = None
+    if report_dir is not None:
+        try:
+            written |= files.write(data, report_dir, files.FORMATS, suite_junit)
+        except OSError as exc:
+            error = f"could not write the reports into {str(report_dir)!r}: {exc}"
+            _error(app, error, "give --report a directory this user can write")
+    summary = app.settings.environ.get(STEP_SUMMARY)
+    if summary:
+        try:
+            files.append_step_summary(Path(summary), app.redactor(markdown.render(data)))
+        except OSError as exc:
+            log.warning("could not append to $%s (%s): %s", STEP_SUMMARY, summary, exc)
+    return written, error
+
+
+def _summary(text: str, written: dict[str, Path]) -> str:
+    """The text summary, its last line where the report and JUnit went."""
+    if "html" not in written:
+        return text
+    line = f"report  {written['html']}"
+    if "junit" in written:
+        line += f" · junit {written['junit']}"
+    return f"{text}\n{line}"
+
+
+def _ensure_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"--report {str(path)!r} cannot be created: {exc.strerror or exc}",
+            hint="give a directory this user can write",
+        ) from exc
+
+
+def _error(app: App, message: str, hint: str | None = None) -> None:
+    """One message (and a hint) on stderr, as main prints errors: never a secret."""
+    text = f"envctl: error: {message}" + (f"\n  hint: {hint}" if hint else "")
+    click.echo(app.redactor(text), err=True)

@@ -177,12 +177,12 @@ def test_a_drifted_blueprint_scores_low_on_exactly_what_drifted(
     assert "db" in subjects(bad, "versions")
     assert {"db.customers", "db.orders"} <= set(subjects(bad, "data_volume"))
     assert any("app" in s and "db" in s for s in subjects(bad, "latency"))
-    # CI gates on it: below the threshold exits 1, above 0 (kubectl diff's convention).
+    # CI gates on it: below the threshold exits 5 (as `envctl run --fail-under`), above 0.
     assert (
         cli(
             "audit", str(drifted), "--profile", str(production.profile), "--fail-under", "80"
         ).returncode
-        == 1
+        == 5
     )
     assert (
         cli(

@@ -112,9 +112,9 @@ def test_json_carries_every_dimension_and_the_threshold(shop: Path) -> None:
 
 @pytest.mark.parametrize(
     ("blueprint", "threshold", "code"),
-    [("shop.yaml", "90", 0), ("drifted.yaml", "90", 1), ("drifted.yaml", "0", 0)],
+    [("shop.yaml", "90", 0), ("drifted.yaml", "90", 5), ("drifted.yaml", "0", 0)],
 )
-def test_fail_under_exits_1_below_the_threshold(
+def test_fail_under_exits_5_below_the_threshold(
     shop: Path, blueprint: str, threshold: str, code: int
 ) -> None:
     result = envctl(shop / "state", "audit", blueprint, "--fail-under", threshold)
@@ -209,7 +209,7 @@ def observed(shop: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def test_a_live_environment_is_audited_by_its_id(shop: Path, observed: list[str]) -> None:
     result = envctl(shop / "state", "audit", "shop-1a2b", "-o", "json", "--fail-under", "90")
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 5, result.output
     data = json.loads(result.stdout)
     assert (data["kind"], data["subject"], data["profile"]) == (
         "live",
