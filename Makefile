@@ -36,9 +36,10 @@ lint: install-dev
 bench: install-dev
 	$(BIN)/python -m bench
 
-## Regenerate the checked-in JSON Schema from the model.
+## Regenerate the checked-in JSON Schema and the blueprint reference from the model.
 schema: install-dev
 	$(BIN)/envctl schema --write blueprints/blueprint.schema.json
+	$(BIN)/envctl schema --format markdown --write docs/blueprint-reference.md
 
 ## Build the Docker runtime's images (cached: only what changed is rebuilt); see
 ## images/README.md. Some only: make images IMAGES="postgres redis".

@@ -90,10 +90,10 @@ class ColumnSpec(Model):
         None, description="A list (equal weights) or a mapping value → weight."
     )
     text: IntRange | None = Field(None, description="Length range [min, max] in characters.")
-    fake: FakeKind | None = None
+    fake: FakeKind | None = Field(None, description="A realistic value of this kind.")
     timestamp: TimeRange | None = Field(None, description="[from, to]; also for dates.")
     bool_: Fraction | None = Field(None, alias="bool", description="Share of true values.")
-    uuid: bool | None = None
+    uuid: bool | None = Field(None, description="Version-4 UUIDs.")
     ref: str | None = Field(
         None,
         pattern=r"^[A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z_][A-Za-z0-9_$]*$",
@@ -110,12 +110,14 @@ class ColumnSpec(Model):
     exponent: Annotated[float, Field(gt=0)] = Field(
         1.0, description="zipf: weight of rank k is 1/k^exponent."
     )
-    decimals: Annotated[int, Field(ge=0, le=12)] | None = None
+    decimals: Annotated[int, Field(ge=0, le=12)] | None = Field(
+        None, description="float: round to this many decimals."
+    )
     trend: Annotated[float, Field(gt=0)] | None = Field(
         None, description="timestamp: density at `to` over density at `from` (growth)."
     )
-    null_fraction: Fraction = 0.0
-    unique: bool = False
+    null_fraction: Fraction = Field(0.0, description="Share of NULL values.")
+    unique: bool = Field(False, description="No value twice (a ref: one child per parent).")
 
     @model_validator(mode="after")
     def _check(self) -> ColumnSpec:
@@ -191,7 +193,9 @@ class TableSpec(Model):
     scale: Annotated[float, Field(gt=0)] | None = Field(
         None, description="Share of production's row count (from the blueprint's profile)."
     )
-    columns: dict[str, ColumnSpec] = Field(default_factory=dict)
+    columns: dict[str, ColumnSpec] = Field(
+        default_factory=dict, description="Column name → how its values are made."
+    )
     infer: bool = Field(
         True, description="Generate columns not listed from their type, name and constraints."
     )
@@ -214,9 +218,11 @@ class RedisType(enum.StrEnum):
 class Keyspace(Model):
     """``count`` Redis keys named by ``pattern`` ('session:{id}'), of one type."""
 
-    pattern: Annotated[str, Field(min_length=1)]
-    count: Annotated[int, Field(ge=0)] = 1
-    type: RedisType = RedisType.string
+    pattern: Annotated[str, Field(min_length=1)] = Field(
+        description="Key names; `{id}` is replaced by each key's number."
+    )
+    count: Annotated[int, Field(ge=0)] = Field(1, description="How many keys.")
+    type: RedisType = Field(RedisType.string, description="The Redis type of every key.")
     value_size: IntRange = Field((16, 16), description="Bytes per value: n or [min, max].")
     length: IntRange = Field(
         (1, 1), description="Fields (hash) or members (list/set/zset) per key: n or [min, max]."
@@ -282,15 +288,17 @@ class Restore(Model):
 class DataSeed(Model):
     """Data for one service, loaded after it is ready and before the suites."""
 
-    service: str
+    service: str = Field(description="The service to seed (an `engine` service).")
     schema_: str | None = Field(None, alias="schema", description="SQL file, blueprint-relative.")
     seed: int = Field(0, description="Same seed, same rows.")
     scale: Annotated[float, Field(gt=0)] | None = Field(
         None, description="Default `scale` for tables that give neither rows nor scale."
     )
-    tables: dict[str, TableSpec] = Field(default_factory=dict)
-    keyspaces: list[Keyspace] = Field(default_factory=list)
-    restore: Restore | None = None
+    tables: dict[str, TableSpec] = Field(
+        default_factory=dict, description="PostgreSQL: table name → rows to generate."
+    )
+    keyspaces: list[Keyspace] = Field(default_factory=list, description="Redis: keys to make.")
+    restore: Restore | None = Field(None, description="PostgreSQL: a dump to restore.")
     cache: bool = Field(
         True,
         description="Keep the seeded data (keyed by this entry, the schema and the "

@@ -52,13 +52,17 @@ class Metadata(Model):
     name: Annotated[str, Field(pattern=NAME_PATTERN, description="The blueprint's name.")]
     owner: str | None = Field(None, description="Team that owns the environment and pays.")
     tier: Tier = Field(Tier.standard, description="Risk tier, for reports and budgets.")
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Free-form labels for your own tooling."
+    )
 
 
 class Resources(Model):
-    cpu: Cpu | None = None
-    memory: Size | None = None
-    storage: Size | None = None
+    """What a service is given: limits on the container runtimes, and what cost charges."""
+
+    cpu: Cpu | None = Field(None, description="CPU cores reserved for the service.")
+    memory: Size | None = Field(None, description="Memory reserved for the service.")
+    storage: Size | None = Field(None, description="Disk reserved for the service's data.")
 
 
 class Readiness(Model):
@@ -85,16 +89,24 @@ class LocalOverride(Model):
 
     command: str | None = Field(None, description="Shell command; ${self.port} is its port.")
     cwd: str | None = Field(None, description="Working dir, relative to the blueprint file.")
-    env: EnvMap = Field(default_factory=dict)
-    stop_signal: Literal["SIGTERM", "SIGINT", "SIGQUIT"] = "SIGTERM"
+    env: EnvMap = Field(
+        default_factory=dict, description="Variables added to the service's `env` locally."
+    )
+    stop_signal: Literal["SIGTERM", "SIGINT", "SIGQUIT"] = Field(
+        "SIGTERM", description="Sent to the process group at teardown (SIGKILL after 10 s)."
+    )
 
 
 class ContainerOverride(Model):
     """Settings for the docker and kubernetes runtimes."""
 
-    image: str | None = None
-    command: str | None = None
-    env: EnvMap = Field(default_factory=dict)
+    image: str | None = Field(None, description="Run this image instead of the service's.")
+    command: str | None = Field(
+        None, description="The container's command instead of the image's, split as a shell does."
+    )
+    env: EnvMap = Field(
+        default_factory=dict, description="Variables added to the service's `env` there."
+    )
     host_port: Annotated[int, Field(ge=1, le=65535)] | None = Field(
         None,
         description="Publish the service on this fixed port of 127.0.0.1 (docker), for "
@@ -107,14 +119,26 @@ class Service(Model):
         None, description="Image (and so version) production runs, e.g. 'postgres:15.4'."
     )
     engine: Engine | None = Field(None, description="A natively supported engine.")
-    ports: list[Annotated[int, Field(ge=1, le=65535)]] = Field(default_factory=list)
-    env: EnvMap = Field(default_factory=dict)
-    depends_on: list[str] = Field(default_factory=list)
-    ready: Readiness | None = None
-    resources: Resources = Field(default_factory=Resources)
-    local: LocalOverride | None = None
-    docker: ContainerOverride | None = None
-    kubernetes: ContainerOverride | None = None
+    ports: list[Annotated[int, Field(ge=1, le=65535)]] = Field(
+        default_factory=list,
+        description="Ports it listens on; `${name.port}` is the first. The local runtime "
+        "gives the service a free port in its place (its `${self.port}`).",
+    )
+    env: EnvMap = Field(
+        default_factory=dict, description="Environment variables; values may hold `${…}`."
+    )
+    depends_on: list[str] = Field(
+        default_factory=list, description="Services that must be ready before this one starts."
+    )
+    ready: Readiness | None = Field(
+        None,
+        description="Readiness probe; default: the engine's own check, else a TCP connect to "
+        "the first port, else the process running.",
+    )
+    resources: Resources = Field(default_factory=Resources, description="CPU, memory, disk.")
+    local: LocalOverride | None = Field(None, description="How the local runtime runs it.")
+    docker: ContainerOverride | None = Field(None, description="Overrides on docker.")
+    kubernetes: ContainerOverride | None = Field(None, description="Overrides on kubernetes.")
 
     @property
     def declared_version(self) -> str | None:
@@ -140,11 +164,11 @@ class FaultBase(Model):
 class Latency(FaultBase):
     """Delay per chunk, in order: fixed ± uniform jitter, or fitted to percentiles."""
 
-    mean: Duration | None = None
-    jitter: Duration | None = None
-    p50: Duration | None = None
-    p95: Duration | None = None
-    p99: Duration | None = None
+    mean: Duration | None = Field(None, description="Fixed delay per chunk.")
+    jitter: Duration | None = Field(None, description="Uniform ± around `mean`.")
+    p50: Duration | None = Field(None, description="Median delay (with `p99`: a log-normal).")
+    p95: Duration | None = Field(None, description="95th percentile delay.")
+    p99: Duration | None = Field(None, description="99th percentile delay.")
 
     @model_validator(mode="after")
     def _one_shape(self) -> Latency:
@@ -170,8 +194,10 @@ class BandwidthFault(FaultBase):
 
 class SlicerFault(FaultBase):
     average_size: Annotated[int, Field(gt=0, description="Bytes per write, on average.")]
-    size_variation: Annotated[int, Field(ge=0)] = 0
-    delay: Duration = 0.0
+    size_variation: Annotated[int, Field(ge=0)] = Field(
+        0, description="Bytes more or less than average_size per write."
+    )
+    delay: Duration = Field(0.0, description="Pause between two writes.")
 
     @model_validator(mode="after")
     def _variation(self) -> SlicerFault:
@@ -193,11 +219,15 @@ class ResetPeerFault(FaultBase):
 
 
 class SlowCloseFault(FaultBase):
-    delay: Duration
+    delay: Duration = Field(description="Hold a close this long before passing it on.")
 
 
 class DownFault(FaultBase):
-    mode: Literal["refuse", "blackhole"] = "refuse"
+    mode: Literal["refuse", "blackhole"] = Field(
+        "refuse",
+        description="refuse: new connections are refused and live ones reset; blackhole: "
+        "accepted, nothing forwarded.",
+    )
     duration: Duration = Field(0.0, description="How long (0: until removed).")
 
 
@@ -209,14 +239,14 @@ def _fault_shorthand(value: object) -> object:
 class Fault(Model):
     """One fault: a mapping with exactly one key, the fault's type."""
 
-    latency: Latency | None = None
-    bandwidth: BandwidthFault | None = None
-    slicer: SlicerFault | None = None
-    limit_data: LimitDataFault | None = None
-    timeout: TimeoutFault | None = None
-    reset_peer: ResetPeerFault | None = None
-    slow_close: SlowCloseFault | None = None
-    down: DownFault | None = None
+    latency: Latency | None = Field(None, description="Delay every chunk.")
+    bandwidth: BandwidthFault | None = Field(None, description="Cap the rate.")
+    slicer: SlicerFault | None = Field(None, description="Split writes into small ones.")
+    limit_data: LimitDataFault | None = Field(None, description="Close after some bytes.")
+    timeout: TimeoutFault | None = Field(None, description="Stop forwarding.")
+    reset_peer: ResetPeerFault | None = Field(None, description="Reset the connection.")
+    slow_close: SlowCloseFault | None = Field(None, description="Delay closes.")
+    down: DownFault | None = Field(None, description="Take the link down.")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Fault:
@@ -242,19 +272,23 @@ class Fault(Model):
 class ScheduledFault(Model):
     """A fault switched on ``at`` after the suites start, for ``for``: an outage drill."""
 
-    at: Duration
-    for_: Duration = Field(alias="for")
-    fault: Annotated[Fault, BeforeValidator(_fault_shorthand)]
+    at: Duration = Field(description="When, counted from the start of the suites.")
+    for_: Duration = Field(alias="for", description="How long the fault stays on.")
+    fault: Annotated[Fault, BeforeValidator(_fault_shorthand)] = Field(
+        description="The fault; a bare type (`down`) means its defaults."
+    )
 
 
 class Link(Model):
     """An edge whose traffic goes through envctl's fault proxy."""
 
     from_: str = Field(alias="from", description="A service name, or 'suite'.")
-    to: str
-    latency: Latency | None = None
-    faults: list[Fault] = Field(default_factory=list)
-    schedule: list[ScheduledFault] = Field(default_factory=list)
+    to: str = Field(description="The service whose traffic goes through the proxy.")
+    latency: Latency | None = Field(None, description="Production's latency on this edge.")
+    faults: list[Fault] = Field(default_factory=list, description="Faults from the start.")
+    schedule: list[ScheduledFault] = Field(
+        default_factory=list, description="Faults switched on and off while the suites run."
+    )
 
     @property
     def name(self) -> str:
@@ -268,33 +302,45 @@ class ProxySettings(Model):
 
 
 class Suite(Model):
-    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    name: Annotated[str, Field(pattern=NAME_PATTERN, description="Unique among the suites.")]
     run: str = Field(description="Shell command, run from the blueprint's directory.")
-    tier: Tier = Tier.standard
-    timeout: Duration = 30 * 60.0
-    cwd: str | None = None
-    env: EnvMap = Field(default_factory=dict)
+    tier: Tier = Field(Tier.standard, description="Selected by `envctl run --tier`.")
+    timeout: Duration = Field(
+        30 * 60.0, description="Stopped with its whole process group after this long."
+    )
+    cwd: str | None = Field(None, description="Where `run` runs, relative to the blueprint.")
+    env: EnvMap = Field(
+        default_factory=dict, description="Extra variables, besides the `ENVCTL_*` endpoints."
+    )
     junit: str | None = Field(
         None, description="JUnit XML the suite writes; default ${run.dir}/<name>.xml."
     )
     image: str | None = Field(
         None,
         description="Run the suite in a container of this image on the environment's "
-        "network (docker runtime), its cwd and the run dir mounted at the same paths; "
-        "by default it runs on the host against published ports.",
+        "network (docker; a Job in its namespace on kubernetes), its cwd and the run dir "
+        "at the same paths; by default it runs on the host against published ports.",
     )
 
 
 class Budget(Model):
-    per_run_usd: Annotated[float, Field(ge=0)] | None = None
-    monthly_usd: Annotated[float, Field(ge=0)] | None = None
+    """What the blueprint's runs may cost; `envctl run --enforce-budget` exits 4 over it."""
+
+    per_run_usd: Annotated[float, Field(ge=0)] | None = Field(
+        None, description="Limit for one run, in USD."
+    )
+    monthly_usd: Annotated[float, Field(ge=0)] | None = Field(
+        None, description="Limit for a calendar month of runs (from the ledger), in USD."
+    )
 
 
 class SecretSpec(Model):
     """A secret envctl generates per environment when no source provides one."""
 
-    generate: bool = False
-    length: Annotated[int, Field(ge=8, le=256)] = 24
+    generate: bool = Field(False, description="Make a random value per environment.")
+    length: Annotated[int, Field(ge=8, le=256)] = Field(
+        24, description="Letters and digits in a generated value."
+    )
 
 
 class Intentional(Model):
@@ -315,24 +361,43 @@ class Intentional(Model):
 class Blueprint(Model):
     """One environment: services, the edges between them, data, suites, budget."""
 
-    api_version: Literal["envctl/v1"] = Field(alias="apiVersion")
-    kind: Literal["Blueprint"]
-    metadata: Metadata
+    api_version: Literal["envctl/v1"] = Field(
+        alias="apiVersion", description="The blueprint format's version."
+    )
+    kind: Literal["Blueprint"] = Field(description="What this document is.")
+    metadata: Metadata = Field(description="Name, owning team, tier.")
     services: Annotated[
-        dict[Annotated[str, Field(pattern=NAME_PATTERN)], Service], Field(min_length=1)
+        dict[Annotated[str, Field(pattern=NAME_PATTERN)], Service],
+        Field(
+            min_length=1,
+            description="Name → service. Names are DNS labels; `self`, `secret`, `env`, "
+            "`run`, `suite` and `envctl-*` names are reserved.",
+        ),
     ]
-    links: list[Link] = Field(default_factory=list)
-    data: list[DataSeed] = Field(default_factory=list)
+    links: list[Link] = Field(
+        default_factory=list, description="Edges through envctl's fault proxy."
+    )
+    data: list[DataSeed] = Field(
+        default_factory=list, description="What to load into services before the suites."
+    )
     profile: str | None = Field(
         None,
         description="A production profile (YAML/JSON, blueprint-relative): row counts "
         "that `scale:` in data refers to, and what `envctl audit` compares against.",
     )
-    suites: list[Suite] = Field(default_factory=list)
-    secrets: dict[str, SecretSpec] = Field(default_factory=dict)
-    proxy: ProxySettings = Field(default_factory=ProxySettings)
-    budget: Budget | None = None
-    intentional: Intentional = Field(default_factory=Intentional)
+    suites: list[Suite] = Field(
+        default_factory=list, description="Test commands run against the environment."
+    )
+    secrets: dict[str, SecretSpec] = Field(
+        default_factory=dict, description="Secrets to generate when no source gives them."
+    )
+    proxy: ProxySettings = Field(
+        default_factory=ProxySettings, description="Settings of the fault proxy."
+    )
+    budget: Budget | None = Field(None, description="Cost limits, checked on every run.")
+    intentional: Intentional = Field(
+        default_factory=Intentional, description="Declared scale-downs from production."
+    )
     pricing: dict[str, float] | None = Field(
         None,
         description="Prices for this blueprint's runs, over the shipped and the user's "
