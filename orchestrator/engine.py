@@ -7,12 +7,13 @@ redactor, progress output) and drives ``Session``s through their lifecycle; see
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from orchestrator import signals
@@ -27,7 +28,7 @@ from orchestrator.secrets import Redactor
 from orchestrator.session import EnvStatus, Selection, Session, select_suites
 from orchestrator.settings import Settings
 from orchestrator.state import EnvRecord, StateStore
-from orchestrator.suites import SuiteStatus
+from orchestrator.suites import SuiteResult, SuiteStatus
 from orchestrator.teardown import dismantle
 
 log = logging.getLogger(__name__)
@@ -60,11 +61,31 @@ class Engine:
             self._state = StateStore(self.settings.state_db)
         return self._state
 
-    def _session(self, loaded: LoadedBlueprint, runtime: str, mode: str) -> Session:
+    def _session(
+        self,
+        loaded: LoadedBlueprint,
+        runtime: str,
+        mode: str,
+        labels: Mapping[str, str] | None = None,
+    ) -> Session:
         rt = self.runtime_factory(runtime, self.settings)
-        return Session.create(
+        session = Session.create(
             self.settings, loaded, rt, self.state, self.redactor, self.progress, mode
         )
+        if labels:  # before anything starts: every resource carries them
+            session.env = dataclasses.replace(session.env, labels={**session.env.labels, **labels})
+            session.resolver.env = session.env
+        return session
+
+    @staticmethod
+    def _start(session: Session, seed: bool = True, audit: Path | None = None) -> None:
+        """Everything before the suites: provision, links, seed, and the live audit."""
+        session.provision()
+        session.links()
+        if seed:
+            session.seed()
+        if audit is not None:
+            session.audit(audit)
 
     def run(
         self,
@@ -83,12 +104,7 @@ class Engine:
         try:
             with signals.interruptible():
                 try:
-                    session.provision()
-                    session.links()
-                    session.seed()
-                    profile = audit or _blueprint_profile(loaded)
-                    if profile is not None:
-                        session.audit(profile)
+                    self._start(session, audit=audit or _blueprint_profile(loaded))
                     suite_results = session.run_suites(selection, echo_suites)
                     passed = all(r.status is SuiteStatus.passed for r in suite_results)
                     status = RunStatus.passed if passed else RunStatus.failed
@@ -102,8 +118,55 @@ class Engine:
             error = exc
             raise
         finally:
-            result = session.result(status, suite_results, error)
-            self._record(result, loaded)
+            result = self._finish(session, status, suite_results, error)
+        return result
+
+    def open(
+        self,
+        loaded: LoadedBlueprint,
+        runtime: str = "local",
+        *,
+        seed: bool = True,
+        audit: Path | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> Session:
+        """Provision, link, seed (and audit): the live session, owned by this process
+        until ``close``. The caller tests against it in between (the Python API, the
+        pytest plugin). When starting fails, it is torn down and the errored run recorded
+        before the error is raised."""
+        session = self._session(loaded, runtime, "run", labels)
+        try:
+            with signals.interruptible():
+                self._start(session, seed, audit)
+        except BaseException as exc:
+            self.close(session, RunStatus.error, error=exc)
+            raise
+        return session
+
+    def close(
+        self,
+        session: Session,
+        status: RunStatus,
+        suite_results: Sequence[SuiteResult] = (),
+        error: BaseException | None = None,
+    ) -> RunResult:
+        """Tear down (once: a session already torn down is not touched again) and record
+        the run like ``envctl run`` does; the result, leftovers included."""
+        try:
+            session.teardown()
+        finally:
+            result = self._finish(session, status, suite_results, error)
+        return result
+
+    def _finish(
+        self,
+        session: Session,
+        status: RunStatus,
+        suite_results: Sequence[SuiteResult],
+        error: BaseException | None,
+    ) -> RunResult:
+        result = session.result(status, list(suite_results), error)
+        self._record(result, session.loaded)
         return result
 
     def up(
@@ -117,9 +180,7 @@ class Engine:
         session = self._session(loaded, runtime, "run" if hold else "up")
         try:
             with signals.interruptible():
-                session.provision()
-                session.links()
-                session.seed()
+                self._start(session)
                 if on_ready is not None:
                     on_ready(session)
                 if not hold:

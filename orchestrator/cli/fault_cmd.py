@@ -12,18 +12,8 @@ from typing import Any
 import click
 
 from orchestrator.cli.common import App, output_option, pass_app
-from orchestrator.exceptions import EnvctlError, UsageError
-
-FAULT_TYPES = (
-    "latency",
-    "bandwidth",
-    "slicer",
-    "limit_data",
-    "timeout",
-    "reset_peer",
-    "slow_close",
-    "down",
-)
+from orchestrator.exceptions import UsageError
+from orchestrator.livefaults import FAULT_TYPES
 
 
 @click.group()
@@ -75,24 +65,9 @@ def add(
     app: App, env_id: str, link: str, kind: str, name: str | None, attributes: tuple[str, ...]
 ) -> None:
     """Add a fault of TYPE to LINK (e.g. orders-payments-provider) of ENV_ID."""
-    from pydantic import ValidationError
+    from orchestrator import livefaults
 
-    from orchestrator.blueprint.model import Fault
-    from orchestrator.links import toxic_for
-
-    params: dict[str, str] = {}
-    for item in attributes:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UsageError(f"attribute {item!r} is not KEY=VALUE", hint="e.g. -a timeout=2s")
-        params[key.strip()] = value.strip()
-    try:
-        spec = Fault.model_validate({kind: params})
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"][1:]) or kind
-        raise UsageError(f"bad {kind} fault: {where}: {first['msg']}") from None
-    toxic = toxic_for(spec, name or f"{kind}_{spec.params.stream}")
+    toxic = livefaults.toxic(kind, livefaults.parse_attributes(attributes), name)
     created = _api(app, env_id, "POST", f"/proxies/{link}/toxics", toxic.to_json())
     app.emit(created, lambda t: f"added {t['name']} to {link}")
 
@@ -127,21 +102,6 @@ def _api(app: App, env_id: str, method: str, path: str, body: Any = None) -> Any
     details = record.services.get(PROXY_SERVICE)
     if not details or not details.get("port"):
         raise UsageError(f"{env_id!r} has no links", hint="declare `links:` in its blueprint")
-    from orchestrator.proxy.client import ProxyUnreachable, call
+    from orchestrator.livefaults import call
 
-    try:
-        status, parsed = call(
-            details.get("host") or "127.0.0.1", details["port"], method, path, body
-        )
-    except ProxyUnreachable as exc:
-        raise EnvctlError(
-            f"the fault proxy of {env_id!r} does not answer: {exc}",
-            hint=f"is it still up? envctl status {env_id}",
-        ) from None
-    if status >= 400:
-        message = parsed.get("error") if isinstance(parsed, dict) else parsed
-        raise UsageError(
-            f"{method} {path}: {message}",
-            hint=f"see `envctl fault ls {env_id}` for links and faults",
-        )
-    return parsed
+    return call(env_id, details.get("host") or "127.0.0.1", details["port"], method, path, body)
