@@ -37,8 +37,9 @@ class Event:
 
 class Progress:
     # A renderer that shows services' own output (``--verbose``) says so; the engine
-    # then puts each service's log file (when its runtime keeps one) in the
-    # ``detail["log"]`` of its ``service``/``start`` event.
+    # then streams each service's output to ``service_output`` while it runs, and puts
+    # its log file (when its runtime keeps one) in the ``detail["log"]`` of its
+    # ``service``/``start`` event.
     follow_logs: bool = False
 
     def event(self, event: Event) -> None:
@@ -51,6 +52,10 @@ class Progress:
 
     def suite_output(self, line: str) -> None:
         """One (redacted) line of a suite's output."""
+
+    def service_output(self, service: str, line: str) -> None:
+        """One (redacted) line of a service's own output; only sent when ``follow_logs``
+        is set, from a thread per service (a renderer serialises its own printing)."""
 
     def close(self) -> None:
         """The command is done with progress (a live view stops here)."""

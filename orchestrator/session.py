@@ -29,7 +29,7 @@ from orchestrator.blueprint.model import Suite
 from orchestrator.childenv import base_environ, write_env_file
 from orchestrator.cost.meter import Meter
 from orchestrator.cost.model import ServiceUsage
-from orchestrator.exceptions import EnvctlError, StateError, UsageError
+from orchestrator.exceptions import EnvctlError, Interrupted, StateError, UsageError
 from orchestrator.links import PROXY_SERVICE, PlannedLink, proxy_config, proxy_service
 from orchestrator.ownership import this_process
 from orchestrator.progress import INFO, START, Event, Kind, Progress
@@ -112,6 +112,8 @@ class Session:
     timeline: list[dict[str, Any]] = field(default_factory=list)  # spans, see _event
     _open_spans: dict[tuple[str, str], float] = field(default_factory=dict)
     _t0: float = field(default_factory=time.monotonic)
+    _followers: list[threading.Thread] = field(default_factory=list)  # --verbose, see _follow
+    _stop_following: threading.Event = field(default_factory=threading.Event)
 
     # creation --------------------------------------------------------------------------
 
@@ -319,6 +321,7 @@ class Session:
             **({"log": str(log_file)} if log_file is not None else {}),
         )
         handle = self.runtime.start(self.env, spec)
+        self._follow(spec.name, handle)
         self._meter_service(spec, handle)
         with self._lock:
             self.handles[spec.name] = handle
@@ -392,6 +395,31 @@ class Session:
             seconds=round(result.ready_seconds or 0.0, 3),
         )
 
+    def _follow(self, name: str, handle: ServiceHandle) -> None:
+        """Stream the service's own output to the renderer (``--verbose``), redacted, from
+        a thread of its own until teardown (or ``detach``) stops following."""
+        if not self.progress.follow_logs:
+            return
+
+        def pump() -> None:
+            try:
+                for line in self.runtime.follow_output(self.env, handle, self._stop_following):
+                    self.progress.service_output(name, self.redactor(line))
+            except Exception as exc:  # a broken log stream must not break the run
+                log.debug("following the output of %s stopped: %s", name, exc)
+
+        follower = threading.Thread(target=pump, name=f"follow-{name}", daemon=True)
+        follower.start()
+        with self._lock:
+            self._followers.append(follower)
+
+    def _unfollow(self) -> None:
+        """Let the followers read out the services' last lines, then end them."""
+        self._stop_following.set()
+        deadline = time.monotonic() + 2.0
+        for follower in list(self._followers):
+            follower.join(max(0.0, deadline - time.monotonic()))
+
     @property
     def env_file(self) -> Path:
         return self.env.work_dir / "endpoints.env"
@@ -462,6 +490,8 @@ class Session:
             started = time.monotonic()
             try:
                 kept = self.runtime.keep_seeded(self.env, self.handles[service], {"entries": done})
+            except Interrupted:  # Ctrl-C is not a cache failure: the run stops here
+                raise
             except Exception as exc:  # the cache is an optimisation: never fail a run on it
                 log.warning("%s: seeded data not kept: %s", service, exc)
                 kept = False
@@ -655,6 +685,7 @@ class Session:
             except StateError as exc:
                 log.warning("could not mark %s as tearing down: %s", self.env_id, exc.message)
             self._stop_services()
+            self._unfollow()  # after the stop: a service's last words are worth seeing
             services = {n: dict(h.details) for n, h in self.handles.items()}
             record = dataclasses.replace(self.record, services=services)
             leftovers = dismantle(self.runtime, record, self.redactor)
@@ -760,6 +791,7 @@ class Session:
     def detach(self) -> None:
         """Leave the environment running after this process exits (``envctl up``)."""
         until = time.time() + self.loaded.model.ttl
+        self._unfollow()
         self.state.detach(self.env_id, until)
         self.runtime.detach(self.env, until)
 

@@ -1,12 +1,12 @@
-"""What every command shares: settings, the redactor, output format, progress lines."""
+"""What every command shares: settings, the redactor, output format, the progress renderer."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import logging
+import os
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +21,9 @@ from orchestrator.settings import Settings
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+PROGRESS_MODES = ("auto", "live", "plain")
+
+
 @dataclass
 class App:
     """Built once in the group callback, handed to commands via click's context."""
@@ -28,8 +31,10 @@ class App:
     verbose: int = 0
     quiet: bool = False
     output: str = "text"
+    progress_mode: str = "auto"  # --progress: auto = live on a terminal, else plain
     redactor: Redactor = field(default_factory=Redactor)
     _settings: Settings | None = None
+    _progress: Progress | None = None
 
     @property
     def settings(self) -> Settings:
@@ -37,16 +42,29 @@ class App:
             self._settings = Settings.from_environ()
         return self._settings
 
+    @property
+    def progress(self) -> Progress:
+        """The renderer of this command's progress, chosen once (see ``choose_progress``)."""
+        if self._progress is None:
+            self._progress = choose_progress(self)
+        return self._progress
+
+    def close_progress(self) -> None:
+        """Before a result or an error is printed: a live view ends (its table stays)."""
+        if self._progress is not None:
+            self._progress.close()
+
     def engine(self) -> Any:
         from orchestrator.engine import Engine
 
-        return Engine(self.settings, self.redactor, LineProgress(self))
+        return Engine(self.settings, self.redactor, self.progress)
 
     def emit(self, data: Any, text: Callable[[Any], str]) -> None:
         """Print the command's result: JSON on stdout, or ``text`` of it.
 
         Both see the data already redacted, so text layouts are measured on what is shown.
         """
+        self.close_progress()
         shown = self.redactor.redact_data(data)
         if self.output == "json":
             click.echo(json.dumps(shown, indent=2))
@@ -61,19 +79,22 @@ class App:
             click.echo(self.redactor(message), err=True)
 
 
-class LineProgress(Progress):
-    """Engine progress as timestamped lines on stderr (rich live views come later)."""
+def choose_progress(app: App) -> Progress:
+    """A live view on a terminal (unless ``--quiet``, or ``TERM=dumb``), plain lines
+    elsewhere: CI logs and pipes read lines. ``--progress live|plain`` decides instead."""
+    from orchestrator.cli.progress_lines import LineProgress
 
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self.t0 = time.monotonic()
+    mode = app.progress_mode
+    if app.quiet:
+        mode = "plain"  # which prints nothing: -q is results and errors only
+    elif mode == "auto":
+        terminal = sys.stderr.isatty() and os.environ.get("TERM", "") != "dumb"
+        mode = "live" if terminal else "plain"
+    if mode == "live":
+        from orchestrator.cli.progress_view import LiveProgress
 
-    def step(self, text: str) -> None:
-        self.app.say(f"[{time.monotonic() - self.t0:6.1f}s] {text}")
-
-    def suite_output(self, line: str) -> None:
-        if self.app.output == "text" and not self.app.quiet:
-            click.echo(f"    {line}", err=True)
+        return LiveProgress(app, force_terminal=app.progress_mode == "live")
+    return LineProgress(app)
 
 
 pass_app = click.make_pass_decorator(App, ensure=True)
@@ -120,9 +141,18 @@ def secrets_file_option(func: F) -> F:
     )(func)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """To whatever ``sys.stderr`` is at the time: a live view redirects it while it runs,
+    so that log lines print above its table instead of through it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def configure_logging(app: App) -> None:
     level = logging.WARNING - 10 * min(app.verbose, 2)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("envctl: %(levelname)s: %(message)s"))
     handler.addFilter(RedactingFilter(app.redactor))
     root = logging.getLogger("orchestrator")

@@ -6,12 +6,13 @@ import sys
 
 import click
 
+from orchestrator.cli.blueprint_arg import complete_env_id
 from orchestrator.cli.common import App, output_option, pass_app
 from orchestrator.exceptions import UsageError
 
 
 @click.command()
-@click.argument("env_id", required=False)
+@click.argument("env_id", required=False, shell_complete=complete_env_id)
 @click.option("--all", "all_", is_flag=True, help="Every live environment.")
 @output_option
 @pass_app

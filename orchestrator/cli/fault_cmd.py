@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from orchestrator.cli import blueprint_arg
 from orchestrator.cli.common import App, output_option, pass_app
 from orchestrator.exceptions import UsageError
 from orchestrator.livefaults import FAULT_TYPES
@@ -22,7 +23,7 @@ def fault() -> None:
 
 
 @fault.command("ls")
-@click.argument("env_id")
+@click.argument("env_id", shell_complete=blueprint_arg.complete_env_id)
 @output_option
 @pass_app
 def ls(app: App, env_id: str) -> None:
@@ -47,7 +48,7 @@ def ls(app: App, env_id: str) -> None:
 
 
 @fault.command("add")
-@click.argument("env_id")
+@click.argument("env_id", shell_complete=blueprint_arg.complete_env_id)
 @click.argument("link")
 @click.argument("kind", metavar="TYPE", type=click.Choice(FAULT_TYPES))
 @click.option("--name", help="Name of the fault (default: TYPE_STREAM).")
@@ -73,7 +74,7 @@ def add(
 
 
 @fault.command("rm")
-@click.argument("env_id")
+@click.argument("env_id", shell_complete=blueprint_arg.complete_env_id)
 @click.argument("link")
 @click.argument("name")
 @output_option
@@ -85,7 +86,7 @@ def rm(app: App, env_id: str, link: str, name: str) -> None:
 
 
 @fault.command("reset")
-@click.argument("env_id")
+@click.argument("env_id", shell_complete=blueprint_arg.complete_env_id)
 @output_option
 @pass_app
 def reset(app: App, env_id: str) -> None:

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import click
 
+from orchestrator.cli.blueprint_arg import complete_env_id, complete_service
 from orchestrator.cli.common import App, output_option, pass_app
 from orchestrator.exceptions import EnvironmentNotFound, UsageError
 
 
 @click.command()
-@click.argument("env_id")
-@click.argument("service", required=False)
+@click.argument("env_id", shell_complete=complete_env_id)
+@click.argument("service", required=False, shell_complete=complete_service)
 @click.option("--tail", "-n", type=int, default=None, help="Only the last N lines.")
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new output (text only).")
 @output_option

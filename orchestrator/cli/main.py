@@ -27,24 +27,41 @@ from orchestrator.cli import (
     up_cmd,
     validate_cmd,
 )
-from orchestrator.cli.common import App, configure_logging
+from orchestrator.cli.common import PROGRESS_MODES, App, configure_logging
 from orchestrator.exceptions import EnvctlError, ExitCode
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="Also each service's own output, prefixed by its name, and info logs (-vv: debug logs).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Only results and errors.")
+@click.option(
+    "--progress",
+    "progress_mode",
+    type=click.Choice(PROGRESS_MODES),
+    default="auto",
+    show_default=True,
+    envvar="ENVCTL_PROGRESS",
+    help="live: a table redrawn in place; plain: timestamped lines; "
+    "auto: live when stderr is a terminal.",
+)
 @click.version_option(package_name="envctl")
 @click.pass_context
-def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+def cli(ctx: click.Context, verbose: int, quiet: bool, progress_mode: str) -> None:
     """Ephemeral, production-like test environments.
 
     \b
     Exit codes: 0 passed · 1 suites failed · 2 bad input (blueprint, options)
-                3 environment error · 130 interrupted
+                3 environment error (or teardown left something) · 4 over budget
+                (run --enforce-budget) · 5 fidelity below threshold (--fail-under)
+                130 interrupted
     """
     app = ctx.ensure_object(App)
-    app.verbose, app.quiet = verbose, quiet
+    app.verbose, app.quiet, app.progress_mode = verbose, quiet, progress_mode
     configure_logging(app)
 
 
@@ -74,7 +91,11 @@ for command in (
 def main(argv: list[str] | None = None) -> None:
     app = App()
     try:
-        code = cli.main(args=argv, standalone_mode=False, obj=app)
+        try:
+            # prog_name: `python -m orchestrator` is envctl too (and _ENVCTL_COMPLETE works)
+            code = cli.main(args=argv, prog_name="envctl", standalone_mode=False, obj=app)
+        finally:
+            app.close_progress()  # a live view ends before any error is printed
     except EnvctlError as exc:
         _report(app, exc)
         sys.exit(int(exc.exit_code))

@@ -30,7 +30,7 @@ STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
 
 
 @click.command()
-@click.argument("blueprint")
+@click.argument("blueprint", shell_complete=blueprint_arg.complete_blueprint)
 @click.option("--runtime", "-r", default="local", show_default=True, help="Where to run.")
 @click.option("--tier", multiple=True, type=click.Choice(TIERS), help="Only suites of this tier.")
 @click.option("--suite", "-s", "suite_names", multiple=True, help="Only this suite (repeatable).")

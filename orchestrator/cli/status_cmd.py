@@ -6,11 +6,12 @@ from typing import Any
 
 import click
 
+from orchestrator.cli.blueprint_arg import complete_env_id
 from orchestrator.cli.common import App, output_option, pass_app
 
 
 @click.command()
-@click.argument("env_id")
+@click.argument("env_id", shell_complete=complete_env_id)
 @output_option
 @pass_app
 def status(app: App, env_id: str) -> None:

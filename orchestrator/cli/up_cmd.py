@@ -12,7 +12,7 @@ from orchestrator.runtime import registry
 
 
 @click.command()
-@click.argument("blueprint")
+@click.argument("blueprint", shell_complete=blueprint_arg.complete_blueprint)
 @click.option("--runtime", "-r", default="local", show_default=True, help="Where to run.")
 @click.option(
     "--wait",

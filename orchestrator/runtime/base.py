@@ -34,12 +34,14 @@ A minimal runtime, e.g. for a test double::
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
+    import threading
+
     from orchestrator.blueprint.loader import LoadedBlueprint
     from orchestrator.blueprint.model import Service
     from orchestrator.cost.meter import Sampler
@@ -191,6 +193,22 @@ class Runtime(abc.ABC):
             text = fh.read().decode("utf-8", errors="replace")
         return "\n".join(text.splitlines()[-lines:])
 
+    def follow_output(
+        self, env: EnvironmentContext, handle: ServiceHandle, stop: threading.Event
+    ) -> Iterator[str]:
+        """The service's output line by line as it comes (``--verbose``), from its start,
+        until the output ends or ``stop`` is set (what was written by then is still read
+        out). Not redacted: the caller redacts. The default tails ``log_path``; a runtime
+        that keeps output elsewhere (Docker) overrides this; with neither, nothing."""
+        path = self.log_path(env, handle.name)
+        if path is None:
+            return
+        while not path.exists():
+            if stop.wait(0.1):
+                return
+        with path.open("rb") as fh:
+            yield from follow_lines(fh.read, stop)
+
     def collect_logs(self, record: EnvRecord, target: Path, redact: Redactor) -> None:
         """Copy every service's output into ``target`` (redacted), before ``destroy``."""
         target.mkdir(parents=True, exist_ok=True)
@@ -214,3 +232,22 @@ class Runtime(abc.ABC):
     def reap_orphan(self, env_id: str) -> Sequence[str]:
         """Remove what ``orphans`` found for ``env_id``; return what could not be removed."""
         return []
+
+
+def follow_lines(read: Callable[[int], bytes], stop: threading.Event) -> Iterator[str]:
+    """Whole lines from ``read`` (a file being appended to): polls while nothing new is
+    there; once ``stop`` is set, reads out what is left and ends."""
+    pending = b""
+    stopping = False
+    while True:
+        chunk = read(64 * 1024)
+        if chunk:
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                yield line.decode("utf-8", errors="replace").rstrip("\r")
+            continue
+        if stopping:
+            break
+        stopping = stop.wait(0.1)
+    if pending:
+        yield pending.decode("utf-8", errors="replace").rstrip("\r")

@@ -25,7 +25,7 @@ import shlex
 import shutil
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -489,6 +489,38 @@ class DockerRuntime(Runtime):
         if container is None:
             return None
         return str(container.logs().decode("utf-8", errors="replace"))
+
+    def follow_output(
+        self, env: EnvironmentContext, handle: ServiceHandle, stop: threading.Event
+    ) -> Iterator[str]:
+        """From the engine's log stream (Docker keeps the output, there is no file). The
+        stream ends when the container stops; ``stop`` closes it early (``up`` returning)."""
+        container = self._container(handle)
+        if container is None:
+            return
+        try:
+            stream = container.logs(stream=True, follow=True)
+        except errors().APIError:
+            return
+        ended = threading.Event()
+
+        def close_on_stop() -> None:
+            if stop.wait() and not ended.wait(1.0):  # a moment for the last lines
+                stream.close()
+
+        threading.Thread(target=close_on_stop, name="close-log-stream", daemon=True).start()
+        pending = b""
+        try:
+            for chunk in stream:
+                *lines, pending = (pending + chunk).split(b"\n")
+                for line in lines:
+                    yield line.decode("utf-8", errors="replace").rstrip("\r")
+        except Exception as exc:  # closed under our feet, or the engine went away
+            log.debug("log stream of %s ended: %s", handle.name, exc)
+        finally:
+            ended.set()
+        if pending:
+            yield pending.decode("utf-8", errors="replace").rstrip("\r")
 
     def collect_logs(self, record: EnvRecord, target: Path, redact: Redactor) -> None:
         super().collect_logs(record, target, redact)  # the services' output, via logs_text
