@@ -1,0 +1,166 @@
+"""Find a Compose file, read it with positions, and interpolate its variables.
+
+The YAML is read by the blueprint's own reader (``blueprint/source.py``), so anchors and
+``<<:`` merges behave the same, duplicate keys are caught, and every value keeps its line
+for errors and notes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchestrator.blueprint.source import Path as KeyPath
+from orchestrator.blueprint.source import SourceMap, parse_yaml
+from orchestrator.exceptions import BlueprintError, Location, UsageError
+from orchestrator.importers.compose_vars import (
+    InterpolationProblem,
+    Variables,
+    interpolate,
+    read_dotenv,
+)
+from orchestrator.importers.notes import ComposeError, Notes
+
+# The names `docker compose` looks for, in its order.
+DEFAULT_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+OVERRIDE_NAMES = (
+    "compose.override.yaml",
+    "compose.override.yml",
+    "docker-compose.override.yaml",
+    "docker-compose.override.yml",
+)
+
+
+@dataclass(frozen=True)
+class ComposeFile:
+    """One Compose file, variables interpolated, with where each value was written."""
+
+    path: Path  # absolute
+    data: dict[str, Any]
+    source: SourceMap
+    variables: Variables
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+
+def locate(arg: str | None, cwd: Path) -> Path:
+    """The Compose file named by ``arg`` (a file, or a directory holding one), else the
+    one in ``cwd``."""
+    where = cwd if arg is None else Path(arg)
+    if arg is not None and not where.is_absolute():
+        where = cwd / where
+    if where.is_dir():
+        for name in DEFAULT_NAMES:
+            if (where / name).is_file():
+                return where / name
+        raise UsageError(
+            f"no Compose file in {str(where)!r} (looked for {', '.join(DEFAULT_NAMES)})",
+            hint="give the file: envctl import compose path/to/docker-compose.yml",
+        )
+    if not where.is_file():
+        raise UsageError(
+            f"Compose file {arg!r} not found",
+            hint="give the path of a docker-compose.yml / compose.yaml, or a directory with one",
+        )
+    return where
+
+
+def read(path: Path, environ: Mapping[str, str]) -> tuple[ComposeFile, Notes]:
+    """Parse and interpolate ``path``; every problem is a located ``ComposeError``."""
+    shown = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ComposeError(
+            "not a text file (invalid UTF-8)",
+            Location(shown, 1, 1),
+            hint="give the Compose YAML file",
+        ) from None
+    except OSError as exc:
+        raise UsageError(
+            f"cannot read {shown!r}: {exc.strerror or exc}", hint="check the path"
+        ) from None
+    if not text.strip():
+        raise ComposeError(
+            "the Compose file is empty",
+            Location(shown, 1, 1),
+            hint="a Compose file lists its containers under `services:`",
+        )
+    try:
+        data, source = parse_yaml(text, shown)
+    except BlueprintError as exc:  # the reader's errors, rephrased for a Compose file
+        hint = exc.hint or "check indentation and quoting around this line"
+        raise ComposeError(exc.message, exc.location, hint=hint) from None
+    notes = Notes(source)
+    if not isinstance(data, dict):
+        raise notes.error(
+            (),
+            f"a Compose file is a mapping with `services:`, not a {_kind(data)}",
+            "start with `services:` and one entry per container",
+        )
+    dotenv = _dotenv(path.parent / ".env", notes)
+    variables = Variables(environ, dotenv)
+    first_use: dict[str, KeyPath] = {}
+    data = _interpolated(data, (), variables, notes, first_use)
+    for name in variables.unset:
+        notes.add(first_use.get(name, ()), f"variable {name} is not set: it became ''")
+    for name in variables.from_shell:
+        notes.add(
+            first_use.get(name, ()),
+            f"${{{name}}} came from your shell's environment (which wins over .env): "
+            "the blueprint holds the value it had now",
+        )
+    for name in OVERRIDE_NAMES:
+        if (path.parent / name).is_file() and path.name in DEFAULT_NAMES:
+            notes.add((), f"{name} next to it is not merged: import applies one file")
+    return ComposeFile(path.resolve(), data, source, variables), notes
+
+
+def _dotenv(path: Path, notes: Notes) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    try:
+        return read_dotenv(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ComposeError(
+            f"cannot read {str(path)!r}: {exc}", notes.source.locate(()), hint="check .env"
+        ) from None
+
+
+def _interpolated(
+    value: Any, path: KeyPath, variables: Variables, notes: Notes, first_use: dict[str, KeyPath]
+) -> Any:
+    if isinstance(value, str):
+        seen = (len(variables.unset), len(variables.from_shell))
+        try:
+            out = interpolate(value, variables)
+        except InterpolationProblem as exc:
+            raise notes.error(path, str(exc), exc.hint) from None
+        for name in variables.unset[seen[0] :] + variables.from_shell[seen[1] :]:
+            first_use.setdefault(name, path)
+        return out
+    if isinstance(value, dict):
+        # Extension fields (x-…) are not interpolated by Compose either.
+        return {
+            k: v
+            if str(k).startswith("x-")
+            else _interpolated(v, (*path, k), variables, notes, first_use)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [
+            _interpolated(v, (*path, i), variables, notes, first_use) for i, v in enumerate(value)
+        ]
+    return value
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, str):
+        return "string"
+    return type(value).__name__
