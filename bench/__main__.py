@@ -24,6 +24,7 @@ from bench import (
     MeasurementError,
     cost_bench,
     docker_bench,
+    experience_bench,
     figures,
     kube_bench,
     plain_script,
@@ -127,15 +128,17 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=("envctl", "proxy", "docker", "seed", "cost", "kubernetes"),
+        choices=("envctl", "proxy", "docker", "seed", "cost", "kubernetes", "experience"),
         help="run only one section: the envctl figures, the fault proxy's, the Docker or "
-        "Kubernetes runtime's, data seeding's or metering's (default: all)",
+        "Kubernetes runtime's, data seeding's, metering's or the experience's (completion, "
+        "live view, pytest plugin) (default: all)",
     )
     proxy_bench.add_arguments(parser)
     docker_bench.add_arguments(parser)
     seed_bench.add_arguments(parser)
     cost_bench.add_arguments(parser)
     kube_bench.add_arguments(parser)
+    experience_bench.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.runs < 1 or args.help_runs < 1 or args.poll_interval <= 0:
         parser.error("--runs and --help-runs must be ≥ 1, --poll-interval > 0")
@@ -151,6 +154,7 @@ SECTIONS: dict[str, Any] = {
     "seed": seed_bench,
     "cost": cost_bench,
     "kubernetes": kube_bench,
+    "experience": experience_bench,
 }
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import json
 from typing import Any
@@ -53,6 +52,8 @@ def serve(app: App, config_file: str) -> None:
         gc.freeze()
         click.echo(json.dumps({"event": "ready", **info}))
         app.say(f"proxy API on {info['api']}; SIGTERM or Ctrl-C stops it")
+
+    import asyncio  # here, not at the top: it costs every other command (and Tab) 30 ms
 
     from orchestrator.proxy.server import loop_factory
 
