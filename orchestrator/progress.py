@@ -59,3 +59,9 @@ class Progress:
 
     def close(self) -> None:
         """The command is done with progress (a live view stops here)."""
+
+
+def plain_line(seconds: float, text: str) -> str:
+    """A progress line as plain output shows it: ``[   1.1s] ready    db …``. CI logs and
+    bench/envctl_cli.py (PROGRESS) read this format: change it in both or neither."""
+    return f"[{seconds:6.1f}s] {text}"

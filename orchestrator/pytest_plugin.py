@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from orchestrator.progress import Progress
+from orchestrator.progress import Progress, plain_line
 
 if TYPE_CHECKING:
     from orchestrator.api import Environment
@@ -324,7 +324,7 @@ class _Reporter(Progress):
         capture = self.config.pluginmanager.get_plugin("capturemanager")
         if terminal is None:
             return
-        line = f"envctl [{time.monotonic() - self.t0:6.1f}s] {text}"
+        line = "envctl " + plain_line(time.monotonic() - self.t0, text)
         if capture is not None:  # a fixture runs while pytest captures output
             with capture.global_and_fixture_disabled():
                 terminal.write_line(line)

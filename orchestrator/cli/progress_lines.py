@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from orchestrator.progress import Progress
+from orchestrator.progress import Progress, plain_line
 
 if TYPE_CHECKING:
     from orchestrator.cli.common import App
@@ -37,7 +37,7 @@ class LineProgress(Progress):
 
     def step(self, text: str) -> None:
         with self._lock:
-            self.app.say(f"[{time.monotonic() - self.t0:6.1f}s] {text}")
+            self.app.say(plain_line(time.monotonic() - self.t0, text))
 
     def suite_output(self, line: str) -> None:
         if self.app.output == "text" and not self.app.quiet:
