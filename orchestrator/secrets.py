@@ -24,9 +24,24 @@ from orchestrator.exceptions import SecretError
 MASK = "***"
 MIN_LENGTH = 3  # shorter values would mask ordinary words; documented in docs/secrets.md
 
+# How XML and HTML writers may spell the characters they escape: by name, in decimal or in
+# hex. A suite's JUnit file holds `p&ss` as `p&amp;ss`, and a parser hands the raw value
+# back, so a mask that knew only the raw form would miss it in the file and let the
+# merged report print it.
+_ESCAPED = {"&": "amp", "<": "lt", ">": "gt", '"': "quot", "'": "apos"}
+
+
+def _spelled(char: str) -> str:
+    """A pattern for ``char`` as it is, or as any entity an XML or HTML writer uses."""
+    if char not in _ESCAPED:
+        return re.escape(char)
+    code = ord(char)
+    return f"(?:{re.escape(char)}|&{_ESCAPED[char]};|&#0*{code};|&#[xX]0*(?i:{code:x});)"
+
 
 class Redactor:
-    """Replaces every known secret value in text with ``***``."""
+    """Replaces every known secret value in text with ``***``: as it is, URL-encoded, and
+    with its ``& < > " '`` written as XML/HTML entities (any mix of them)."""
 
     def __init__(self) -> None:
         self._values: set[str] = set()
@@ -40,7 +55,7 @@ class Redactor:
             # URL-encoded too: secrets end up inside connection URLs.
             self._values.update({value, quote(value, safe=""), quote(value)})
             ordered = sorted(self._values, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
+            self._pattern = re.compile("|".join("".join(map(_spelled, v)) for v in ordered))
 
     def values(self) -> set[str]:
         with self._lock:
@@ -130,7 +145,8 @@ class SecretStore:
 
 
 def redact_file(path: Path, redactor: Redactor) -> None:
-    """Mask secrets inside a report a suite wrote (JUnit quotes env vars and URLs)."""
+    """Mask secrets inside a report a suite wrote (JUnit quotes env vars and URLs), in
+    whatever entities its XML writer escaped them with."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
         masked = redactor(text)

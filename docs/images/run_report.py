@@ -21,20 +21,10 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+
 OUT = Path(__file__).resolve().parent / "run-report.png"
 WIDTH = 1280
 TIMEOUT = 120  # seconds for one envctl or Chromium run
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--no-first-run",
-    "--hide-scrollbars",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 MEASURE = "<script>document.title = 'height=' + document.documentElement.scrollHeight</script>"
 
 
@@ -88,11 +78,20 @@ def shoot(chromium: str, html: Path, height: int, out: Path, work: Path) -> None
 
 def run(chromium: str, work: Path, *args: str) -> str:
     profile = work / f"profile-{len(list(work.glob('profile-*')))}"
-    command = [chromium, *FLAGS, f"--user-data-dir={profile}", *args]
+    command = [chromium, *chromium_flags(), f"--user-data-dir={profile}", *args]
     done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, check=False)
     if done.returncode != 0:
         sys.exit(f"chromium exited {done.returncode}: {done.stderr[-2000:]}")
     return done.stdout
+
+
+def chromium_flags() -> list[str]:
+    """Chromium's flags as the report tests run it: one list, in their report_browser."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.integration.report.report_browser import FLAGS
+
+    return FLAGS
 
 
 if __name__ == "__main__":

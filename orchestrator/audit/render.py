@@ -33,7 +33,8 @@ def render_markdown(result: AuditResult) -> str:
     lines = [
         f"### envctl fidelity: {result.overall:.1f}/100",
         "",
-        f"{result.kind} audit of `{_code(result.subject)}` against `{_code(result.profile)}`",
+        f"{result.kind} audit of `{code_span(result.subject)}` "
+        f"against `{code_span(result.profile)}`",
         "",
         "| dimension | score | weight | differences |",
         "| --- | ---: | ---: | --- |",
@@ -95,6 +96,7 @@ def escape_md(text: str) -> str:
     return text
 
 
-def _code(text: str) -> str:
-    # Inside backticks nothing is markup but a backtick, and a pipe still ends a cell.
+def code_span(text: str) -> str:
+    """``text`` for inside single backticks: there nothing is markup but a backtick, and
+    a pipe still ends a table cell."""
     return text.replace("`", "'").replace("|", "/")

@@ -1,4 +1,10 @@
-"""`envctl report [RUN]`: a recorded run as HTML, JUnit XML, Markdown or its JSON."""
+"""`envctl report [RUN]`: a recorded run as HTML, JUnit XML, Markdown or its JSON.
+
+JUnit comes from the run dir's ``envctl-junit.xml`` when it is there: it was merged
+while the run's secrets were known. This process knows none of them (they are not kept
+after the environment is gone), so merging the suites' files again is the fallback, for
+runs whose file is missing.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from pathlib import Path
 import click
 
 from orchestrator.cli.common import App, pass_app
+from orchestrator.exceptions import UsageError
 from orchestrator.report.files import FORMATS
 
 
@@ -30,12 +37,24 @@ def report(app: App, run: str | None, fmt: str | None, out: Path | None) -> None
     the most recent run)."""
     from orchestrator.report import files, recorded
 
-    data = recorded.find(app.settings, run)
+    # Masked before rendering, not only after: a renderer escapes what it quotes (`<` is
+    # `\<` in Markdown), and an escaped secret would slip past a mask of the output.
+    data = app.redactor.redact_data(recorded.find(app.settings, run))
+    assert isinstance(data, dict)
     chosen = fmt or files.format_for(out)
-    rendered = app.redactor(files.render(data, chosen, files.suite_files(data, app.redactor)))
+    text = files.recorded_junit(data) if chosen == "junit" else None
+    if text is None:
+        text = files.render(data, chosen, files.suite_files(data, app.redactor), app.redactor)
+    rendered = app.redactor(text)
     if out is None:
         click.echo(rendered, nl=False)
         return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(rendered, encoding="utf-8")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(rendered, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write --out {str(out)!r}: {exc.strerror or exc}",
+            hint="give --out a file in a directory this user can write",
+        ) from exc
     app.say(f"wrote {chosen} report of {data['env']} to {out}")

@@ -1,9 +1,10 @@
 """`envctl run`: provision, run suites, tear down, report. Exit code = the run's verdict.
 
 Reports are written before the exit code is decided, so a failed or errored run has
-them too: ``report.html`` and ``junit.xml`` in the run dir on every run, the four
-formats into ``--report DIR``, and the Markdown appended to ``$GITHUB_STEP_SUMMARY``
-when CI sets it.
+them too: the engine keeps ``report.html`` and ``envctl-junit.xml`` in the run dir of
+every run; here the four formats go into ``--report DIR``, and the Markdown is appended
+to ``$GITHUB_STEP_SUMMARY`` when CI sets it. A report that cannot be written never
+hides a verdict: it turns only a passing run (0) into 3.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
     type=click.Path(file_okay=False, path_type=Path),
     metavar="DIR",
     help="Write report.json, junit.xml, report.md and report.html into this directory "
-    "(also when the run fails).",
+    "(also when the run fails; exit 3 if they cannot be, when the run would pass).",
 )
 @secrets_file_option
 @output_option
@@ -97,19 +98,22 @@ def run(
     )
     data = app.redactor.redact_data(result.to_dict())
     assert isinstance(data, dict)
-    written, report_error = _write_reports(app, data, report_dir)
+    written, reports_missing = _write_reports(app, data, report_dir)
     app.emit(data, lambda shown: _summary(run_summary(shown), written))
-    code = _exit_code(app, result, enforce_budget, fail_under)
-    if report_error is not None and not isinstance(result.exception, EnvctlError):
-        code = ExitCode.ENVIRONMENT  # CI asked for reports it will not find
-    sys.exit(int(code))
+    sys.exit(int(_exit_code(app, result, enforce_budget, fail_under, reports_missing)))
 
 
 def _exit_code(
-    app: App, result: RunResult, enforce_budget: bool, fail_under: float | None
+    app: App,
+    result: RunResult,
+    enforce_budget: bool,
+    fail_under: float | None,
+    reports_missing: bool = False,
 ) -> ExitCode:
-    """The one exit code, and the message for it: an envctl error (2/3), then leftovers
-    (3), failed suites (1), over budget (4), fidelity below the threshold (5)."""
+    """The one exit code, and the message for it: an envctl error (2/3, 130 interrupted),
+    then leftovers (3), failed suites (1), over budget (4), fidelity below the threshold
+    (5); a run that passed all of them is 3 when its ``--report DIR`` is missing (CI
+    asked for reports it will not find), else 0."""
     from orchestrator.result import RunStatus
 
     if isinstance(result.exception, EnvctlError):
@@ -136,40 +140,55 @@ def _exit_code(
                 "(or `fidelity` in its JSON)",
             )
             return ExitCode.FIDELITY_BELOW_THRESHOLD
-    return ExitCode.OK
+    return ExitCode.ENVIRONMENT if reports_missing else ExitCode.OK
 
 
 def _write_reports(
     app: App, data: dict[str, Any], report_dir: Path | None
-) -> tuple[dict[str, Path], str | None]:
-    """Every report this run owes; a --report DIR that cannot be written is an error
-    (returned, to decide the exit code with), the others are warnings."""
+) -> tuple[dict[str, Path], bool]:
+    """The reports this command owes on top of the run dir's (the engine wrote those),
+    and whether ``--report DIR`` is missing: an error, as CI will look for it. The step
+    summary is a convenience: a failure there is a warning."""
     from orchestrator.report import files, markdown
 
-    suite_junit = files.suite_files(data, app.redactor)
-    written: dict[str, Path] = {}
-    try:
-        written |= files.write(data, Path(data["run_dir"]), files.IN_RUN_DIR, suite_junit)
-    except OSError as exc:
-        log.warning("could not write the run's reports into %s: %s", data["run_dir"], exc)
-    error = None
+    written, missing = files.in_run_dir(data), False
     if report_dir is not None:
         try:
-            written |= files.write(data, report_dir, files.FORMATS, suite_junit)
+            suite_junit = files.suite_files(data, app.redactor)
+            written = files.write(data, report_dir, files.FILE_NAMES, suite_junit, app.redactor)
         except OSError as exc:
-            error = f"could not write the reports into {str(report_dir)!r}: {exc}"
-            _error(app, error, "give --report a directory this user can write")
+            missing = True
+            _error(
+                app,
+                f"could not write the reports into {str(report_dir)!r}: {exc}",
+                "give --report a directory this user can write",
+            )
+        except Exception as exc:  # a renderer's bug: the verdict stands, the reports are not
+            missing = True
+            _error(
+                app,
+                f"could not render the reports into {str(report_dir)!r}: "
+                f"{type(exc).__name__}: {exc}",
+                f"this is a bug in envctl; the run itself is in {data['run_dir']}/result.json",
+            )
     summary = app.settings.environ.get(STEP_SUMMARY)
     if summary:
         try:
             files.append_step_summary(Path(summary), app.redactor(markdown.render(data)))
-        except OSError as exc:
-            log.warning("could not append to $%s (%s): %s", STEP_SUMMARY, summary, exc)
-    return written, error
+        except Exception as exc:  # unwritable, or a renderer's bug: never the verdict
+            log.warning(
+                "could not append to $%s (%s): %s: %s",
+                STEP_SUMMARY,
+                summary,
+                type(exc).__name__,
+                exc,
+            )
+    return written, missing
 
 
 def _summary(text: str, written: dict[str, Path]) -> str:
-    """The text summary, its last line where the report and JUnit went."""
+    """The text summary, its last line where the report and JUnit went: ``--report DIR``
+    when given, else the run dir."""
     if "html" not in written:
         return text
     line = f"report  {written['html']}"

@@ -8,6 +8,8 @@ draw only once script runs, so neither a test nor a reader with script disabled 
 the numbers. Rectangles and text written here render the same in every browser, keep the
 function pure and its output byte-for-byte deterministic, and carry the exact numbers in
 ``data-*`` attributes (``data-total-usd``, ``data-usd``, ``data-day``) that tests read back.
+The page's frame, base stylesheet, cards and rows are ``page``'s, shared with the run
+report; colours, ticks and bar rows are ``svg``'s.
 """
 
 from __future__ import annotations
@@ -21,16 +23,14 @@ from typing import Any
 
 from orchestrator.cost.model import usd as money
 from orchestrator.cost.report import Caught, CostReport, Group
+from orchestrator.report import page, svg
+from orchestrator.report.svg import CHAR_PX, OTHER_COLOUR, PALETTE
 
-# Tableau 10: distinct hues that stay apart for the common colour-vision deficiencies.
-PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1")
-OTHER_COLOUR = "#9aa5b1"
 OTHER = "(other)"  # parenthesised like report.NO_OWNER: no group is named so
 MAX_BARS = 15  # rows in "spend by …"; the rest are summed into one "other" row
 WIDTH = 1120  # SVG user units: about one CSS pixel each in a 1280-pixel-wide window
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 BAR_LABEL_W, BAR_ROW_H = 230.0, 30.0  # "spend by": the names' column, one row's height
-CHAR_PX = 6.8  # the advance of one 12px character in the UI fonts, for layout estimates
 
 
 def render(report: CostReport, *, title: str, generated_at: datetime) -> str:
@@ -39,42 +39,31 @@ def render(report: CostReport, *, title: str, generated_at: datetime) -> str:
     body = "\n".join(
         [
             _header(report, title),
-            _card("Spend per day", _timeline(report, colours)),
-            _card(f"Spend by {report.by}", _by_group(report, colours)),
-            _card(f"Runs and cost by {report.by}", _groups_table(report, colours)),
-            _card("Budgets", _budgets(report.budgets)),
-            _card("Return on testing", _roi(report), "roi"),
-            f"<footer>Generated {escape(_when(generated_at.isoformat()))} by envctl.</footer>",
+            page.card("Spend per day", _timeline(report, colours)),
+            page.card(f"Spend by {report.by}", _by_group(report, colours)),
+            page.card(f"Runs and cost by {report.by}", _groups_table(report, colours)),
+            page.card("Budgets", _budgets(report.budgets)),
+            page.card("Return on testing", _roi(report), "roi"),
+            f"<footer>Generated {escape(page.when(generated_at.isoformat()))} by envctl.</footer>",
         ]
     )
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        '<meta http-equiv="Content-Security-Policy" '
-        "content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
-        f"<title>{escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
-        f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
-    )
+    return page.document(title, _CSS, body)
 
 
 def _header(report: CostReport, title: str) -> str:
     failing = sum(g.failed + g.errored for g in report.groups)
     per_run = money(report.total_usd / report.runs) if report.runs else "—"
     tiles = [
-        ("Total spend", money(report.total_usd), f'data-total-usd="{_num(report.total_usd)}"'),
+        ("Total spend", money(report.total_usd), f'data-total-usd="{svg.num(report.total_usd)}"'),
         ("Runs", f"{report.runs:,}", f'data-runs="{report.runs}"'),
         ("Average per run", per_run, ""),
         ("Failed or errored", f"{failing:,} of {report.runs:,}", f'data-failing="{failing}"'),
     ]
     return (
         f"<header><h1>{escape(title)}</h1>"
-        f'<p class="window">{escape(_when(report.since))} → {escape(_when(report.until))}'
+        f'<p class="window">{escape(page.when(report.since))} → {escape(page.when(report.until))}'
         f" · grouped by {escape(report.by)}</p>{_figures(tiles)}</header>"
     )
-
-
-def _card(heading: str, content: str, cls: str = "") -> str:
-    return f'<section class="card {cls}"><h2>{escape(heading)}</h2>{content}</section>'
 
 
 def _colours(report: CostReport) -> dict[str, str]:
@@ -112,7 +101,8 @@ def _timeline_svg(
     slot = (WIDTH - left - right) / len(days)
     widest = max(len(money(usd)) for _, usd in days) * CHAR_PX
     labels = "flat" if slot >= widest + 6 else "rotated" if slot >= 12 else "none"
-    ymax, ticks = _ticks(max(usd for _, usd in days))
+    _, ticks = svg.ticks(max(usd for _, usd in days), count=4)
+    ymax = ticks[-1]
     head = _headroom([usd for _, usd in days], labels, ymax, plot_h)
 
     def y(usd: float) -> float:
@@ -170,7 +160,7 @@ def _day(
     for name, value in stack:
         top, bottom = col.y(base + value), col.y(base)
         rects.append(
-            f'<rect class="seg" data-group="{escape(name)}" data-usd="{_num(value)}" '
+            f'<rect class="seg" data-group="{escape(name)}" data-usd="{svg.num(value)}" '
             f'x="{x0:.1f}" y="{top:.1f}" width="{width:.1f}" height="{bottom - top:.2f}" '
             f'fill="{colours.get(name, OTHER_COLOUR)}"/>'
         )
@@ -179,7 +169,7 @@ def _day(
     if len(stack) > 1:
         tip += "".join(f"\n{name}: {money(v)}" for name, v in stack)
     return (
-        f'<g class="day" data-day="{escape(day)}" data-usd="{_num(usd)}">'
+        f'<g class="day" data-day="{escape(day)}" data-usd="{svg.num(usd)}">'
         f"<title>{escape(tip)}</title>{''.join(rects)}{_total(usd, col)}</g>"
     )
 
@@ -212,17 +202,6 @@ def _x_labels(days: Sequence[str], left: float, slot: float, y: float) -> str:
         if i % every == 0
     )
     return f'<g class="axis">{texts}</g>'
-
-
-def _ticks(top: float) -> tuple[float, list[float]]:
-    """A round maximum for the axis, at or above ``top``, and the gridlines up to it."""
-    if top <= 0:
-        return 1.0, [0.0]
-    raw = top / 4
-    magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    count = math.ceil(top / step - 1e-9)
-    return step * count, [step * i for i in range(count + 1)]
 
 
 def _day_label(day: str) -> str:
@@ -258,22 +237,23 @@ def _by_group(report: CostReport, colours: dict[str, str]) -> str:
 
 def _bar(i: int, name: str, usd: float, width: float, colour: str, attrs: str, share: str) -> str:
     """Row ``i`` of "spend by": the name (cut short, whole in the tooltip), bar and value."""
-    y, x = 8 + i * BAR_ROW_H, BAR_LABEL_W
-    shown = name if len(name) <= 30 else name[:29] + "…"
-    return (
-        f'<g class="bar" {attrs} data-usd="{_num(usd)}">'
-        f"<title>{escape(name)}: {money(usd)}</title>"
-        f'<text x="{x - 12}" y="{y + 9:.1f}" dy="0.35em" text-anchor="end">{escape(shown)}</text>'
-        f'<rect x="{x}" y="{y:.1f}" width="{width:.2f}" height="18" rx="2" fill="{colour}"/>'
-        f'<text class="value" x="{x + width + 8:.1f}" y="{y + 9:.1f}" dy="0.35em">'
-        f"{money(usd)} · {share}</text></g>"
+    return svg.bar_row(
+        name if len(name) <= 30 else name[:29] + "…",
+        f"{name}: {money(usd)}",
+        f"{money(usd)} · {share}",
+        x=BAR_LABEL_W,
+        y=8 + i * BAR_ROW_H,
+        width=width,
+        height=18,
+        colour=colour,
+        attrs=f'{attrs} data-usd="{svg.num(usd)}"',
     )
 
 
 def _svg(cls: str, height: float, total: float, label: str, parts: Iterable[str]) -> str:
     return (
         f'<svg class="chart {cls}" viewBox="0 0 {WIDTH} {height:.0f}" role="img" '
-        f'aria-label="{escape(label)}" data-total-usd="{_num(total)}">{"".join(parts)}</svg>'
+        f'aria-label="{escape(label)}" data-total-usd="{svg.num(total)}">{"".join(parts)}</svg>'
     )
 
 
@@ -292,7 +272,9 @@ def _legend(names: Sequence[str], colours: dict[str, str]) -> str:
 def _groups_table(report: CostReport, colours: dict[str, str]) -> str:
     if not report.groups:
         return '<p class="empty">No runs in this window.</p>'
-    head = _row([escape(report.by), "runs", "passed", "failed", "errored", "cost", "share"], "th")
+    head = page.row(
+        [escape(report.by), "runs", "passed", "failed", "errored", "cost", "share"], "th"
+    )
     body = "".join(_group_row(g, report.total_usd, colours) for g in report.groups)
     totals = [
         "total",
@@ -306,7 +288,7 @@ def _groups_table(report: CostReport, colours: dict[str, str]) -> str:
     ]
     return (
         f'<table class="groups"><thead>{head}</thead><tbody>{body}</tbody>'
-        f"<tfoot>{_row(totals)}</tfoot></table>"
+        f"<tfoot>{page.row(totals)}</tfoot></table>"
     )
 
 
@@ -316,18 +298,18 @@ def _group_row(g: Group, total: float, colours: dict[str, str]) -> str:
         swatch + escape(g.name),
         f"{g.runs:,}",
         f"{g.passed:,}",
-        _count(g.failed),
-        _count(g.errored),
+        page.count(g.failed),
+        page.count(g.errored),
         money(g.cost_usd),
         _share(g.cost_usd, total),
     ]
-    return _row(cells, attrs=f' data-group="{escape(g.name)}" data-usd="{_num(g.cost_usd)}"')
+    return page.row(cells, attrs=f' data-group="{escape(g.name)}" data-usd="{svg.num(g.cost_usd)}"')
 
 
 def _budgets(budgets: Sequence[dict[str, Any]]) -> str:
     if not budgets:
         return '<p class="empty">No budgets are set.</p>'
-    head = _row(["budget", "monthly", "month to date", "projected", "", "status"], "th")
+    head = page.row(["budget", "monthly", "month to date", "projected", "", "status"], "th")
     rows = "".join(_budget_row(b) for b in budgets)
     return f'<table class="budgets"><thead>{head}</thead><tbody>{rows}</tbody></table>'
 
@@ -348,7 +330,9 @@ def _budget_row(b: dict[str, Any]) -> str:
     attrs = f' data-budget="{name}" data-status="{escape(status)}"'
     if b.get("kind"):  # team or blueprint
         name += f' <span class="kind">{escape(str(b["kind"]))}</span>'
-    return _row([name, money(monthly), money(spent), money(projected), meter, badge], attrs=attrs)
+    return page.row(
+        [name, money(monthly), money(spent), money(projected), meter, badge], attrs=attrs
+    )
 
 
 def _roi(report: CostReport) -> str:
@@ -358,11 +342,11 @@ def _roi(report: CostReport) -> str:
     if value is None or report.incident_cost_usd is None:
         note = "No incident cost is set, so the value of these catches is not estimated."
     else:
-        figures.append(("Value of the catches", money(value), f'data-value-usd="{_num(value)}"'))
-        figures.append(("Test spend", money(spend), f'data-spend-usd="{_num(spend)}"'))
+        figures.append(("Value of the catches", money(value), f'data-value-usd="{svg.num(value)}"'))
+        figures.append(("Test spend", money(spend), f'data-spend-usd="{svg.num(spend)}"'))
         if spend:
             ratio = value / spend
-            figures.append(("Return", f"{ratio:,.1f}&times;", f'data-ratio="{_num(ratio)}"'))
+            figures.append(("Return", f"{ratio:,.1f}&times;", f'data-ratio="{svg.num(ratio)}"'))
         note = (
             f"Each defect is valued at {money(report.incident_cost_usd)}, the cost of an "
             "incident in production: a run that failed and passed on a later commit is a "
@@ -371,27 +355,22 @@ def _roi(report: CostReport) -> str:
     lead = f'{_figures(figures)}<p class="note">{escape(note)}</p>'
     if not report.caught:
         return lead
-    head = _row(["blueprint", "failed run", "failed at", "fixed by"], "th", text=4)
+    head = page.row(["blueprint", "failed run", "failed at", "fixed by"], "th", text=4)
     body = "".join(_caught_row(c) for c in report.caught)
     return f'{lead}<table class="caught"><thead>{head}</thead><tbody>{body}</tbody></table>'
 
 
 def _figures(items: Sequence[tuple[str, str, str]]) -> str:
     """Big numbers in boxes: (label, value as HTML, data attributes)."""
-    cells = "".join(
-        f'<div class="tile" {attrs}><div class="label">{escape(label)}</div>'
-        f'<div class="value">{value}</div></div>'
-        for label, value, attrs in items
-    )
-    return f'<div class="tiles">{cells}</div>'
+    return page.tiles([page.tile(label, value, attrs) for label, value, attrs in items])
 
 
 def _caught_row(c: Caught) -> str:
-    return _row(
+    return page.row(
         [
             escape(c.blueprint),
             _run(c.failed_env, c.failed_commit),
-            escape(_when(c.failed_at)),
+            escape(page.when(c.failed_at)),
             _run(c.fixed_env, c.fixed_commit),
         ],
         text=4,
@@ -404,21 +383,7 @@ def _run(env: str, commit: str | None) -> str:
     return f'{escape(env)} @ <code title="{escape(commit)}">{escape(commit[:12])}</code>'
 
 
-def _row(cells: Sequence[str], tag: str = "td", attrs: str = "", text: int = 1) -> str:
-    """Cells are HTML already: the first ``text`` of them words, the rest numbers (aligned
-    right)."""
-    tds = "".join(
-        f"<{tag}>{c}</{tag}>" if i < text else f'<{tag} class="num">{c}</{tag}>'
-        for i, c in enumerate(cells)
-    )
-    return f"<tr{attrs}>{tds}</tr>"
-
-
 # --- small formatting helpers ------------------------------------------------------------
-
-
-def _count(n: int) -> str:
-    return f'<span class="bad">{n:,}</span>' if n else "0"
 
 
 def _share(usd: float, total: float) -> str:
@@ -432,62 +397,14 @@ def _pct(part: float, whole: float) -> float:
     return min(100.0, max(0.0, part / whole * 100)) if whole > 0 else 0.0
 
 
-def _num(value: float) -> str:
-    """The exact float for a ``data-*`` attribute: ``float(text)`` gives it back."""
-    return repr(float(value))
-
-
-def _when(iso: str) -> str:
-    """An ISO timestamp to the minute, with its zone; anything else as it came."""
-    try:
-        parsed = datetime.fromisoformat(iso)
-    except ValueError:
-        return iso
-    offset = parsed.utcoffset()
-    zone = "" if offset is None else " UTC" if not offset else parsed.strftime(" UTC%z")
-    return parsed.strftime("%Y-%m-%d %H:%M") + zone
-
-
 _CSS = """
-:root { --ink: #1f2933; --muted: #52606d; --line: #d9e2ec; --bg: #f4f6f8;
-  --ok: #1b6e30; --warn: #8a5300; --bad: #b42318; color-scheme: light; }
-* { box-sizing: border-box; }
-body { margin: 0; background: var(--bg); color: var(--ink);
-  font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "DejaVu Sans",
-  sans-serif; }
-main { max-width: 1200px; margin: 0 auto; padding: 24px 32px 32px; }
 h1 { font-size: 26px; line-height: 1.2; margin: 0 0 4px; }
-h2 { font-size: 17px; margin: 0 0 12px; }
 .window { color: var(--muted); margin: 0 0 16px; }
-.tiles { display: grid; grid-template-columns: repeat(4, 1fr); gap: 16px; margin-bottom: 20px; }
-.tile, .card { background: #fff; border: 1px solid var(--line); border-radius: 8px; }
-.tile { padding: 12px 16px; }
-.tile .label { color: var(--muted); font-size: 12px; text-transform: uppercase;
-  letter-spacing: .05em; font-weight: 600; }
-.tile .value { font-size: 26px; font-weight: 700; font-variant-numeric: tabular-nums; }
-.card { padding: 16px 20px; margin-bottom: 20px; }
-svg.chart { display: block; width: 100%; height: auto; font-size: 12px; }
-svg text { fill: var(--ink); }
-svg .grid line { stroke: var(--line); }
 svg .seg { stroke: #fff; stroke-width: 0.75; }
 svg .grid text, svg .axis text, svg .axis-title { fill: var(--muted); }
-svg .value { font-size: 12px; font-weight: 600; font-variant-numeric: tabular-nums; }
-.legend { display: flex; flex-wrap: wrap; gap: 4px 18px; list-style: none; padding: 0;
-  margin: 10px 0 0 76px; font-size: 13px; }
-.swatch { display: inline-block; width: 11px; height: 11px; border-radius: 2px;
-  margin-right: 7px; vertical-align: -1px; }
-table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
-th, td { padding: 6px 10px; border-bottom: 1px solid var(--line); text-align: left; }
-th { font-size: 12px; color: var(--muted); font-weight: 600; text-transform: uppercase;
-  letter-spacing: .04em; }
-.num { text-align: right; }
+svg .value { font-size: 12px; font-weight: 600; }
+.legend { margin-left: 76px; }
 tfoot td { font-weight: 700; border-bottom: 0; }
-.bad { color: var(--bad); font-weight: 600; }
-.badge { display: inline-block; padding: 1px 10px; border-radius: 999px; font-size: 13px;
-  font-weight: 600; background: #e4e7eb; }
-.badge.ok { background: #e3f4e8; color: var(--ok); }
-.badge.warn { background: #fff1cc; color: var(--warn); }
-.badge.exceeded { background: #fde4e1; color: var(--bad); }
 .meter { position: relative; height: 8px; min-width: 180px; background: #e4e7eb;
   border-radius: 4px; }
 .meter .fill { position: absolute; inset: 0 auto 0 0; border-radius: 4px; background: #52606d; }
@@ -501,7 +418,4 @@ tfoot td { font-weight: 700; border-bottom: 0; }
 .note { color: var(--muted); margin: 0; }
 .kind { color: var(--muted); font-size: 13px; }
 .roi table { margin-top: 12px; }
-code { font: 13px ui-monospace, "DejaVu Sans Mono", monospace; }
-.empty { color: var(--muted); font-style: italic; margin: 0; }
-footer { color: var(--muted); font-size: 13px; text-align: center; }
 """

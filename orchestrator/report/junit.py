@@ -11,13 +11,17 @@ results still goes red.
 XML is built with ``ElementTree`` (it escapes markup in text and attributes) after
 characters XML 1.0 cannot carry at all (ANSI colour escapes in a failure message, NULs)
 are spelled out, so the document parses whatever names and messages come in.
+
+The suites' files come in redacted, and every text and attribute parsed out of them is
+redacted again: a secret the file held as ``p&amp;ss`` is ``p&ss`` once parsed, and the
+raw value is what this module would write back.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -30,15 +34,22 @@ _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _OUTCOMES = ("failure", "error", "skipped")
 
 
-def render(data: dict[str, Any], suite_files: Mapping[str, str] | None = None) -> str:
+def render(
+    data: dict[str, Any],
+    suite_files: Mapping[str, str] | None = None,
+    redact: Callable[[str], str] | None = None,
+) -> str:
     """``data`` (a run's JSON) as a JUnit document. ``suite_files`` maps a suite's name to
-    the text of the JUnit file it wrote (read by the caller: this function does no I/O)."""
+    the text of the JUnit file it wrote (read by the caller: this function does no I/O);
+    ``redact`` masks what is parsed out of them."""
     files = suite_files or {}
     props = _run_properties(data)
     root = ET.Element("testsuites", {"name": _clean(f"envctl {data.get('blueprint', '')}")})
     total = Counts()
     for suite in data.get("suites") or []:
-        element, counts = _suite(data, suite, props, files.get(str(suite.get("name"))))
+        text = files.get(str(suite.get("name")))
+        cases, problem = _cases_from(text, redact) if text is not None else ([], None)
+        element, counts = _suite(data, suite, props, cases, problem)
         root.append(element)
         total += counts
     envctl = _envctl_suite(data, props)
@@ -58,7 +69,8 @@ def _suite(
     data: dict[str, Any],
     suite: dict[str, Any],
     props: list[tuple[str, str]],
-    junit_text: str | None,
+    cases: list[ET.Element],
+    problem: str | None,
 ) -> tuple[ET.Element, Counts]:
     name = str(suite.get("name", ""))
     element = ET.Element("testsuite", {"name": _clean(name)})
@@ -69,7 +81,6 @@ def _suite(
         ("envctl.suite.log", suite.get("log")),
         ("envctl.suite.junit", suite.get("junit")),
     ]
-    cases, problem = _cases_from(junit_text) if junit_text is not None else ([], None)
     if problem:
         suite_props.append(("envctl.suite.junit_unreadable", problem))
     element.append(_properties([*props, *_pairs(suite_props)]))
@@ -116,14 +127,23 @@ def _suite_case(data: dict[str, Any], suite: dict[str, Any]) -> ET.Element:
     return case
 
 
-def _cases_from(text: str) -> tuple[list[ET.Element], str | None]:
+def _cases_from(
+    text: str, redact: Callable[[str], str] | None
+) -> tuple[list[ET.Element], str | None]:
     """The test cases of a suite's own JUnit file, wherever they nest (pytest writes
-    testsuites > testsuite > testcase; others write a bare testsuite)."""
+    testsuites > testsuite > testcase; others write a bare testsuite), redacted."""
     try:
         parsed = ET.fromstring(_clean(text))
     except ET.ParseError as exc:
         return [], f"not JUnit XML: {exc}"
-    return [copy.deepcopy(case) for case in parsed.iter("testcase")], None
+    cases = [copy.deepcopy(case) for case in parsed.iter("testcase")]
+    if redact is not None:
+        for element in (e for case in cases for e in case.iter()):
+            element.text = redact(element.text) if element.text else element.text
+            element.tail = redact(element.tail) if element.tail else element.tail
+            for name, value in element.attrib.items():
+                element.set(name, redact(value))
+    return cases, None
 
 
 def _outcome(case: ET.Element) -> str | None:
@@ -251,8 +271,8 @@ def _suite_start(data: dict[str, Any], name: str) -> str | None:
         began = datetime.fromisoformat(str(data.get("started_at")))
     except ValueError:
         return None
-    for span in data.get("timeline") or []:
-        if span.get("kind") == "suite" and span.get("name") == name:
+    for span in run_facts.spans(data):
+        if span["kind"] == "suite" and span["name"] == name:
             return (began + timedelta(seconds=float(span["start"]))).isoformat()
     return None
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from orchestrator.audit.render import escape_md
+from orchestrator.audit.render import code_span, escape_md
 from orchestrator.cost.model import usd
 from orchestrator.report import run_facts
 from orchestrator.report.run_facts import number, seconds
@@ -196,12 +196,9 @@ def _cost(data: dict[str, Any]) -> str:
     if services:
         parts.append("most: " + ", ".join(f"{_md(n)} {usd(v)}" for n, v in services))
     budget = run_facts.budget(data)
-    if budget.get("status"):
-        limit = budget.get("per_run_usd")
-        text = f"budget {_md(str(budget['status']))}"
-        if isinstance(limit, int | float):
-            text += f" ({usd(float(limit))} per run)"
-        parts.append(f"**{text}**" if budget["status"] == "exceeded" else text)
+    phrase = run_facts.budget_phrase(budget)
+    if phrase:
+        parts.append(f"**{_md(phrase)}**" if budget["status"] == "exceeded" else _md(phrase))
     return " · ".join(parts)
 
 
@@ -252,8 +249,8 @@ def _md(text: str) -> str:
 
 
 def _code(text: str) -> str:
-    """Text inside single backticks, where only a backtick (or a pipe, in a table) counts."""
-    return " ".join(text.replace("`", "'").replace("|", "/").split())
+    """Text inside single backticks, on one line."""
+    return code_span(" ".join(text.split()))
 
 
 def _fence(text: str) -> str:

@@ -13,8 +13,8 @@ from typing import Any
 
 from orchestrator.cost.model import usd
 from orchestrator.report import run_facts, svg
-from orchestrator.report.cost_html import PALETTE
 from orchestrator.report.run_facts import seconds
+from orchestrator.report.svg import PALETTE
 
 WIDTH = 540.0  # half the page, in SVG user units
 LABEL_W, ROW_H, BAR_H, VALUE_W = 150.0, 28.0, 16.0, 120.0
@@ -108,20 +108,20 @@ def cost_by_service_chart(data: dict[str, Any]) -> str:
 def _bars(cls: str, label: str, rows: Sequence[Row], top: float) -> str:
     span = WIDTH - LABEL_W - VALUE_W
     scale = span / top if top > 0 else 0.0
-    parts = []
-    for i, row in enumerate(rows):
-        y = 6 + i * ROW_H
-        width = max(0.0, row.value * scale)
-        parts.append(
-            f'<g class="bar" data-name="{svg.attr(row.name)}" data-value="{svg.num(row.value)}">'
-            f"<title>{svg.text(row.name)}: {svg.text(row.shown)}</title>"
-            f'<text x="{LABEL_W - 10}" y="{y + BAR_H / 2:.1f}" dy="0.35em" text-anchor="end">'
-            f"{svg.text(svg.fit(row.name, LABEL_W - 14))}</text>"
-            f'<rect x="{LABEL_W}" y="{y:.1f}" width="{max(2.0, width):.2f}" height="{BAR_H:.0f}" '
-            f'rx="2" fill="{row.colour}"/>'
-            f'<text class="value" x="{LABEL_W + max(2.0, width) + 8:.1f}" y="{y + BAR_H / 2:.1f}" '
-            f'dy="0.35em">{svg.text(row.shown)}</text></g>'
+    parts = [
+        svg.bar_row(
+            svg.fit(row.name, LABEL_W - 14),
+            f"{row.name}: {row.shown}",
+            svg.text(row.shown),
+            x=LABEL_W,
+            y=6 + i * ROW_H,
+            width=max(2.0, row.value * scale),
+            height=BAR_H,
+            colour=row.colour,
+            attrs=f'data-name="{svg.attr(row.name)}" data-value="{svg.num(row.value)}"',
         )
+        for i, row in enumerate(rows)
+    ]
     height = 12 + len(rows) * ROW_H
     return (
         f'<svg class="chart {cls}" viewBox="0 0 {WIDTH:.0f} {height:.0f}" role="img" '

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from orchestrator.cost.model import usd
+
 VERDICTS = {"passed": "PASSED", "failed": "FAILED", "error": "ERROR"}
 PHASES = ("plan", "provision", "seed", "audit", "suites", "teardown")
 
@@ -72,12 +74,19 @@ def leftovers(data: dict[str, Any]) -> list[str]:
     return list((data.get("teardown") or {}).get("leftovers") or [])
 
 
+def spans(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The run's timeline spans that can be drawn: each has a kind, a name, a status and
+    numeric start and end. Others are skipped, not fatal: an old or hand-edited
+    result.json must still render."""
+    return [s for s in data.get("timeline") or [] if _is_span(s)]
+
+
 def failed_phase(data: dict[str, Any]) -> str | None:
     """The phase a run's error stopped, from its timeline (the session closes the span
     that was open as ``failed`` or ``interrupted``); None when no span says."""
-    for span in data.get("timeline") or []:
-        if span.get("kind") == "phase" and span.get("status") in ("failed", "interrupted"):
-            return str(span.get("name"))
+    for span in spans(data):
+        if span["kind"] == "phase" and span["status"] in ("failed", "interrupted"):
+            return str(span["name"])
     return None
 
 
@@ -93,6 +102,16 @@ def cost_total(data: dict[str, Any]) -> float | None:
 
 def budget(data: dict[str, Any]) -> dict[str, Any]:
     return dict((data.get("cost") or {}).get("budget") or {})
+
+
+def budget_phrase(budget: dict[str, Any]) -> str | None:
+    """'budget ok ($0.05 per run)', in the text summary and the Markdown alike; None
+    when the run had no budget."""
+    if not budget.get("status"):
+        return None
+    limit = budget.get("per_run_usd")
+    per_run = f" ({usd(float(limit))} per run)" if isinstance(limit, int | float) else ""
+    return f"budget {budget['status']}{per_run}"
 
 
 def cost_by(data: dict[str, Any], key: str) -> list[tuple[str, float]]:
@@ -132,6 +151,16 @@ def number(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return "-"
     return f"{value:,.0f}" if float(value).is_integer() or abs(value) >= 100 else f"{value:,.1f}"
+
+
+def _is_span(span: object) -> bool:
+    if not isinstance(span, dict) or not all(k in span for k in ("kind", "name", "status")):
+        return False
+    return all(_is_number(span.get(k)) for k in ("start", "end"))
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _score(value: object) -> float | None:

@@ -6,15 +6,15 @@ Content-Security-Policy forbids fetching — just inline CSS and SVG, determinis
 given run. It reads top-down the way a failed run is investigated: the verdict and its
 numbers, what went wrong (error, leftovers), where the time went, then the detail.
 Every string from the run goes through ``svg.text``; a name like ``<script>`` stays text.
+The frame, base stylesheet, cards and tiles are ``page``'s, shared with the cost report.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from orchestrator.cost.model import usd
-from orchestrator.report import run_charts, run_facts, run_tables, svg, timeline
+from orchestrator.report import page, run_charts, run_facts, run_tables, svg, timeline
 from orchestrator.report.run_facts import seconds
 from orchestrator.report.svg import text
 
@@ -28,35 +28,30 @@ def render(data: dict[str, Any]) -> str:
             _header(data),
             _error(data),
             _leftovers(data),
-            _card("Timeline", timeline.render(timeline.layout(data)), "timeline-card"),
+            page.card("Timeline", timeline.render(timeline.layout(data)), "timeline-card"),
             _pair(
-                _card("Time to ready", run_charts.ready_chart(data)),
-                _card(_fidelity_heading(data), run_charts.fidelity_chart(data)),
+                page.card("Time to ready", run_charts.ready_chart(data)),
+                page.card(_fidelity_heading(data), run_charts.fidelity_chart(data)),
             ),
             _pair(
-                _card(_cost_heading(data), run_charts.cost_by_phase_chart(data) + _budget(data)),
-                _card("Cost by service", run_charts.cost_by_service_chart(data)),
+                page.card(
+                    _cost_heading(data), run_charts.cost_by_phase_chart(data) + _budget(data)
+                ),
+                page.card("Cost by service", run_charts.cost_by_service_chart(data)),
             ),
-            _card("Services", run_tables.services(data)),
-            _card("Suites", run_tables.suites(data)),
-            _card("Seeding", run_tables.seeding(data)),
-            _card("Links and faults", run_tables.links(data)),
-            _card("Teardown", _teardown(data)),
+            page.card("Services", run_tables.services(data)),
+            page.card("Suites", run_tables.suites(data)),
+            page.card("Seeding", run_tables.seeding(data)),
+            page.card("Links and faults", run_tables.links(data)),
+            page.card("Teardown", _teardown(data)),
             _warnings(data),
             f"<footer>envctl · {text(data.get('run_dir', ''))}</footer>",
         ]
         if b
     )
-    status = text(data.get("status", ""))
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        '<meta http-equiv="Content-Security-Policy" '
-        "content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
-        f"<title>{text(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
-        f'<body>\n<main class="run" data-env="{text(data.get("env", ""))}" '
-        f'data-status="{status}">\n{body}\n</main>\n</body>\n</html>\n'
-    )
+    env, status = text(data.get("env", "")), text(data.get("status", ""))
+    main = f'class="run" data-env="{env}" data-status="{status}"'
+    return page.document(title, _CSS, body, main)
 
 
 def _header(data: dict[str, Any]) -> str:
@@ -100,22 +95,18 @@ def _header(data: dict[str, Any]) -> str:
         meta.append(f"owner {text(data['owner'])}")
     if data.get("tier"):
         meta.append(f"tier {text(data['tier'])}")
-    meta.append(f"started {text(_when(str(data.get('started_at', ''))))}")
+    meta.append(f"started {text(page.when(str(data.get('started_at', '')), seconds=True))}")
     return (
         f'<header><div class="headline"><span class="verdict {text(status)}" '
         f'data-status="{text(status)}">{text(run_facts.verdict(data))}</span>'
         f"<h1>{text(data.get('blueprint', ''))}</h1></div>"
-        f'<p class="meta">{" · ".join(meta)}</p><div class="tiles">{"".join(tiles)}</div>'
-        "</header>"
+        f'<p class="meta">{" · ".join(meta)}</p>{page.tiles(tiles)}</header>'
     )
 
 
 def _tile(label: str, value: str, note: str, attrs: str) -> str:
     """A big number in a box, with one line under it that says what it is made of."""
-    return (
-        f'<div class="tile" {attrs}><div class="label">{text(label)}</div>'
-        f'<div class="value">{text(value)}</div><div class="note">{text(note)}</div></div>'
-    )
+    return page.tile(label, text(value), attrs, note)
 
 
 def _slowest_phase(data: dict[str, Any]) -> str:
@@ -148,7 +139,7 @@ def _error(data: dict[str, Any]) -> str:
             f'<p class="hint">last log lines of {text(error.get("service", ""))}:</p>'
             f'<pre class="log">{text(error["log_tail"])}</pre>'
         )
-    return _card("Error", "".join(parts), "alert error")
+    return page.card("Error", "".join(parts), "alert error")
 
 
 def _leftovers(data: dict[str, Any]) -> str:
@@ -160,7 +151,7 @@ def _leftovers(data: dict[str, Any]) -> str:
         "<p>Teardown could not remove these; the run exits 3 until they are gone "
         "(<code>envctl gc</code> reaps what it can find by label).</p>"
     )
-    return _card(
+    return page.card(
         f"Teardown left {len(left)} resource(s) behind",
         note + f"<ul>{items}</ul>",
         "alert leftovers",
@@ -203,14 +194,10 @@ def _warnings(data: dict[str, Any]) -> str:
     if not warnings:
         return ""
     items = "".join(f"<li>{text(w)}</li>" for w in warnings)
-    return _card("Warnings", f"<ul>{items}</ul>", "warnings")
+    return page.card("Warnings", f"<ul>{items}</ul>", "warnings")
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def _card(heading: str, content: str, cls: str = "") -> str:
-    return f'<section class="card {cls}"><h2>{text(heading)}</h2>{content}</section>'
 
 
 def _pair(left: str, right: str) -> str:
@@ -221,42 +208,17 @@ def _data(name: str, value: object) -> str:
     return f'data-{name}="{svg.num(value)}"' if isinstance(value, int | float) else ""
 
 
-def _when(iso: str) -> str:
-    try:
-        parsed = datetime.fromisoformat(iso)
-    except ValueError:
-        return iso
-    offset = parsed.utcoffset()
-    zone = "" if offset is None else " UTC" if not offset else parsed.strftime(" UTC%z")
-    return parsed.strftime("%Y-%m-%d %H:%M:%S") + zone
-
-
 _CSS = """
-:root { --ink: #1f2933; --muted: #52606d; --line: #d9e2ec; --bg: #f4f6f8;
-  --ok: #1b6e30; --warn: #8a5300; --bad: #b42318; color-scheme: light; }
-* { box-sizing: border-box; }
-body { margin: 0; background: var(--bg); color: var(--ink);
-  font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "DejaVu Sans",
-  sans-serif; }
-main { max-width: 1200px; margin: 0 auto; padding: 24px 32px 32px; }
 .headline { display: flex; align-items: center; gap: 16px; }
 h1 { font-size: 28px; line-height: 1.2; margin: 0; overflow-wrap: anywhere; }
-h2 { font-size: 17px; margin: 0 0 12px; overflow-wrap: anywhere; }
 .meta { color: var(--muted); margin: 6px 0 16px; }
 .verdict { display: inline-block; padding: 4px 14px; border-radius: 6px; color: #fff;
   font-weight: 700; letter-spacing: .06em; font-size: 18px; background: #52606d; }
 .verdict.passed { background: #59a14f; }
 .verdict.failed { background: #e15759; }
 .verdict.error { background: #9c2b23; }
-.tiles { display: grid; grid-template-columns: repeat(4, 1fr); gap: 16px; margin-bottom: 20px; }
-.tile, .card { background: #fff; border: 1px solid var(--line); border-radius: 8px; }
-.tile { padding: 12px 16px; }
-.tile .label { color: var(--muted); font-size: 12px; text-transform: uppercase;
-  letter-spacing: .05em; font-weight: 600; }
-.tile .value { font-size: 26px; font-weight: 700; font-variant-numeric: tabular-nums; }
 .tile .note { font-size: 13px; color: var(--muted); white-space: nowrap; overflow: hidden;
   text-overflow: ellipsis; }
-.card { padding: 16px 20px; margin-bottom: 20px; min-width: 0; }
 .pair { display: grid; grid-template-columns: 1fr 1fr; gap: 20px; }
 .alert { border-width: 2px; }
 .alert.error, .alert.leftovers { border-color: var(--bad); background: #fff5f4; }
@@ -266,9 +228,6 @@ h2 { font-size: 17px; margin: 0 0 12px; overflow-wrap: anywhere; }
 pre.log { background: #1f2933; color: #e4e7eb; padding: 10px 12px; border-radius: 6px;
   overflow-x: auto; margin: 4px 0 0; font: 13px/1.45 ui-monospace, "DejaVu Sans Mono",
   monospace; white-space: pre-wrap; overflow-wrap: anywhere; }
-svg.chart { display: block; width: 100%; height: auto; font-size: 12px; }
-svg text { fill: var(--ink); }
-svg .grid line { stroke: var(--line); }
 svg .grid text, svg .group { fill: var(--muted); }
 svg .group { font-size: 11px; font-weight: 600; text-transform: uppercase;
   letter-spacing: .05em; }
@@ -276,31 +235,13 @@ svg .band.even { fill: #eef2f6; }
 svg .band.odd { fill: #ffffff; }
 svg .lane-rule { stroke: #eef2f6; }
 svg .phase-name { font-size: 11px; font-weight: 600; }
-svg .bar-label, svg .value { font-variant-numeric: tabular-nums; }
-svg .bar-label { fill: var(--muted); font-size: 11px; }
+svg .bar-label { fill: var(--muted); font-size: 11px; font-variant-numeric: tabular-nums; }
 svg .bar-label.inside { fill: #fff; font-weight: 600; }
 svg .bar.fault { fill-opacity: .85; }
-.legend { display: flex; flex-wrap: wrap; gap: 4px 18px; list-style: none; padding: 0;
-  margin: 10px 0 0; font-size: 13px; }
 .legend.compact { margin-top: 6px; }
-.swatch { display: inline-block; width: 11px; height: 11px; border-radius: 2px;
-  margin-right: 7px; vertical-align: -1px; }
-table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums;
-  table-layout: auto; }
-th, td { padding: 6px 10px; border-bottom: 1px solid var(--line); text-align: left;
-  overflow-wrap: break-word; }
-th { font-size: 12px; color: var(--muted); font-weight: 600; text-transform: uppercase;
-  letter-spacing: .04em; }
-.num { text-align: right; white-space: nowrap; }
-.bad { color: var(--bad); font-weight: 600; }
-.badge { display: inline-block; padding: 1px 10px; border-radius: 999px; font-size: 13px;
-  font-weight: 600; background: #e4e7eb; white-space: nowrap; }
-.badge.passed, .badge.ok { background: #e3f4e8; color: var(--ok); }
-.badge.warn, .badge.timeout { background: #fff1cc; color: var(--warn); }
-.badge.failed, .badge.error, .badge.exceeded { background: #fde4e1; color: var(--bad); }
+.badge.passed { background: #e3f4e8; color: var(--ok); }
+.badge.timeout { background: #fff1cc; color: var(--warn); }
+.badge.failed, .badge.error { background: #fde4e1; color: var(--bad); }
 .budget { margin: 10px 0 0; color: var(--muted); }
-code { font: 13px ui-monospace, "DejaVu Sans Mono", monospace; overflow-wrap: anywhere; }
-.empty { color: var(--muted); font-style: italic; margin: 0; }
 .warnings ul, .alert ul { margin: 0; padding-left: 20px; }
-footer { color: var(--muted); font-size: 13px; text-align: center; overflow-wrap: anywhere; }
 """

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from orchestrator.report import run_facts
+from orchestrator.report import page, run_facts
 from orchestrator.report.run_facts import number, seconds
 from orchestrator.report.svg import text
 
@@ -57,8 +57,8 @@ def suites(data: dict[str, Any]) -> str:
                     f'<span class="badge {text(status)}">{text(status)}</span>',
                     f"<code>{text(s.get('log', ''))}</code>",
                     f"{counts.total:,}" if s.get("tests") else "-",
-                    _bad(counts.failures),
-                    _bad(counts.errors),
+                    page.count(counts.failures),
+                    page.count(counts.errors),
                     f"{counts.skipped:,}",
                     seconds(s.get("seconds")),
                 ],
@@ -119,22 +119,9 @@ def links(data: dict[str, Any]) -> str:
 
 def _table(head: Sequence[str], rows: Sequence[tuple[list[str], str]], text_columns: int) -> str:
     """Cells are HTML already; after the first ``text_columns`` they are numbers."""
-
-    def row(cells: Sequence[str], tag: str, attrs: str = "") -> str:
-        tds = "".join(
-            f"<{tag}>{c}</{tag}>" if i < text_columns else f'<{tag} class="num">{c}</{tag}>'
-            for i, c in enumerate(cells)
-        )
-        return f"<tr{attrs}>{tds}</tr>"
-
-    body = "".join(row(cells, "td", attrs) for cells, attrs in rows)
-    return (
-        f"<table><thead>{row([text(h) for h in head], 'th')}</thead><tbody>{body}</tbody></table>"
-    )
-
-
-def _bad(n: int) -> str:
-    return f'<span class="bad">{n:,}</span>' if n else "0"
+    header = page.row([text(h) for h in head], "th", text=text_columns)
+    body = "".join(page.row(cells, "td", attrs, text_columns) for cells, attrs in rows)
+    return f"<table><thead>{header}</thead><tbody>{body}</tbody></table>"
 
 
 def _ms(value: object) -> str:

@@ -1,4 +1,5 @@
-"""Small pieces the run report's SVG charts share: escaping, numbers, colours, ticks.
+"""Small pieces the report pages' SVG charts share (the run's and the cost report's):
+escaping, exact numbers, colours, axis ticks, a bar chart's row.
 
 Everything that reaches the page from a run (names, messages) goes through ``text`` or
 ``attr``, which escape quotes too, so one helper serves element text and attribute values.
@@ -9,12 +10,14 @@ from __future__ import annotations
 import math
 from html import escape
 
-from orchestrator.report.cost_html import OTHER_COLOUR, PALETTE
-
 CHAR_PX = 6.8  # the advance of one 12px character in the UI fonts, for layout estimates
 
-# What a colour means is the same in every chart of the page: blue a service starting,
-# teal seeding, the status colours for suites (and for the run's badge).
+# Tableau 10: distinct hues that stay apart for the common colour-vision deficiencies.
+PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1")
+OTHER_COLOUR = "#9aa5b1"
+
+# What a colour means is the same in every chart of the run's page: blue a service
+# starting, teal seeding, the status colours for suites (and for the run's badge).
 SERVICE = PALETTE[0]
 SEED = PALETTE[4]
 FAULT = PALETTE[6]
@@ -67,3 +70,28 @@ def seconds_label(value: float, step: float) -> str:
         return f"{minutes}m" + (f" {rest:02d}s" if rest else "")
     decimals = 0 if step >= 1 else 1 if step >= 0.1 else 2
     return f"{value:.{decimals}f}s"
+
+
+def bar_row(
+    shown: str,
+    tip: str,
+    value: str,
+    *,
+    x: float,
+    y: float,
+    width: float,
+    height: float,
+    colour: str,
+    attrs: str,
+) -> str:
+    """One row of a horizontal bar chart: ``shown`` (the name, cut to fit) right-aligned
+    before ``x``, the bar from ``x``, then ``value`` (HTML) after it; the tooltip ``tip``
+    says it all. ``attrs`` (HTML attributes) carry the row's exact numbers."""
+    mid = y + height / 2
+    return (
+        f'<g class="bar" {attrs}><title>{text(tip)}</title>'
+        f'<text x="{x - 10}" y="{mid:.1f}" dy="0.35em" text-anchor="end">{text(shown)}</text>'
+        f'<rect x="{x}" y="{y:.1f}" width="{width:.2f}" height="{height:.0f}" rx="2" '
+        f'fill="{colour}"/>'
+        f'<text class="value" x="{x + width + 8:.1f}" y="{mid:.1f}" dy="0.35em">{value}</text></g>'
+    )

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from orchestrator.cost.model import usd
+from orchestrator.report.run_facts import budget_phrase
 
 
 def run_summary(data: dict[str, Any]) -> str:
@@ -61,10 +62,9 @@ def cost_line(cost: dict[str, Any]) -> str:
     top = sorted(cost["by_service"].items(), key=lambda kv: -float(kv[1]["total_usd"]))[:3]
     if top:
         parts.append("most: " + ", ".join(f"{n} {usd(float(c['total_usd']))}" for n, c in top))
-    budget = cost.get("budget") or {}
-    if budget.get("status"):
-        limit = budget.get("per_run_usd")
-        parts.append(f"budget {budget['status']}" + (f" ({usd(limit)} per run)" if limit else ""))
+    budget = budget_phrase(cost.get("budget") or {})
+    if budget:
+        parts.append(budget)
     return " · ".join(parts)
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.report import svg
+from orchestrator.report import run_facts, svg
 from orchestrator.report.run_facts import number, seconds
 
 WIDTH = 1120.0  # SVG user units: about one CSS pixel each in a 1280-pixel-wide window
@@ -57,7 +57,7 @@ class Timeline:
 
 
 def layout(data: dict[str, Any]) -> Timeline:
-    spans = [s for s in data.get("timeline") or [] if _valid(s)]
+    spans = run_facts.spans(data)
     ran = [s for s in spans if s["kind"] != "fault"]
     end = max([float(data.get("duration_seconds") or 0.0), *(float(s["end"]) for s in ran)])
     phases = tuple(_phase(s) for s in spans if s["kind"] == "phase")
@@ -115,7 +115,7 @@ def _ordered(kind: str, bars: dict[str, list[Bar]]) -> list[Lane]:
 def _phase(s: dict[str, Any]) -> Bar:
     took = float(s["end"]) - float(s["start"])
     tip = f"{s['name']}: {s['status']}, {seconds(took)}"
-    if s.get("overall") is not None:
+    if isinstance(s.get("overall"), int | float):
         tip += f", fidelity {float(s['overall']):.1f}"
     if s.get("leftovers"):
         tip += f", left {len(s['leftovers'])}"
@@ -149,19 +149,12 @@ def _seed(s: dict[str, Any]) -> Bar:
 
 def _suite(s: dict[str, Any]) -> Bar:
     took = s.get("seconds", float(s["end"]) - float(s["start"]))
-    tests = s.get("tests") or {}
+    tests = s["tests"] if isinstance(s.get("tests"), dict) else {}
     label = f"{s['status']} in {seconds(took)}"
     if tests:
         failing = int(tests.get("failures", 0)) + int(tests.get("errors", 0))
         label += f" · {tests.get('total', 0)} tests" + (f", {failing} failing" if failing else "")
     return Bar("suite", str(s["name"]), str(s["status"]), s["start"], s["end"], label, label)
-
-
-def _valid(span: object) -> bool:
-    if not isinstance(span, dict):
-        return False
-    bounds = (span.get("start"), span.get("end"))
-    return all(isinstance(v, int | float) for v in bounds) and "kind" in span and "name" in span
 
 
 # --- drawing -------------------------------------------------------------------------------

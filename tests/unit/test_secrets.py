@@ -61,3 +61,47 @@ def test_masks_survive_to_another_process_via_the_work_dir(tmp_path: Path) -> No
     second = Redactor()
     load_redactions(second, tmp_path)
     assert second("x token-123456 y") == "x *** y"
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "p&amp;ss&lt;w0rd&quot;",  # ElementTree, in an attribute
+        'p&amp;ss&lt;w0rd"',  # ElementTree, in text
+        "p&#38;ss&#60;w0rd&#34;",  # decimal references
+        "p&#x26;ss&#X3C;w0rd&#x22;",  # hex, either case
+        'p&ss<w0rd"',
+    ],
+)
+def test_masks_the_xml_and_html_escaped_forms(written: str) -> None:
+    redact = Redactor()
+    redact.add('p&ss<w0rd"')
+    assert redact(f'<failure message="{written}">') == '<failure message="***">'
+
+
+def test_masks_every_spelling_of_an_apostrophe() -> None:
+    redact = Redactor()
+    redact.add("it's-s3cret>")
+    spellings = ("it's-s3cret>", "it&apos;s-s3cret&gt;", "it&#39;s-s3cret>", "it&#x27;s-s3cret>")
+    for written in spellings:
+        assert redact(f"[{written}]") == "[***]", written
+    assert redact.values() == {"it's-s3cret>", "it%27s-s3cret%3E"}  # what is saved: the values
+
+
+def test_a_suites_junit_file_is_masked_in_its_escaped_form(tmp_path: Path) -> None:
+    from xml.etree import ElementTree as ET
+
+    from orchestrator.secrets import redact_file
+
+    secret = 'p&ss<w0rd"'
+    case = ET.Element("testcase", {"name": "t", "classname": secret})
+    ET.SubElement(case, "failure", {"message": f"login as {secret}"}).text = f"pw={secret}"
+    junit = tmp_path / "suite.xml"
+    ET.ElementTree(case).write(junit, encoding="utf-8")
+    assert "p&amp;ss&lt;w0rd&quot;" in junit.read_text()  # how a suite writes it
+    redact = Redactor()
+    redact.add(secret)
+    redact_file(junit, redact)
+    parsed = ET.parse(junit).getroot()
+    values = [parsed.get("classname"), *(e.get("message") for e in parsed), parsed[0].text]
+    assert values == ["***", "login as ***", "pw=***"]

@@ -1,8 +1,10 @@
-"""Debian's Chromium, headless, for the report pages' tests: run it, read its PNG, its DOM.
+"""Debian's Chromium, headless, for the report pages' tests: run it, read its PNG.
 
 Chromium parses and lays a page out; a test reads the numbers back from the DOM it dumps
-and checks its screenshot is a real picture of the page, with no image library: PNG
-decoding is a few lines of ``zlib`` and ``struct``.
+(with ``tests.unit.report.html_page.Page``, as the unit tests read the pages) and checks
+its screenshot is a real picture of the page, with no image library: PNG decoding is a
+few lines of ``zlib`` and ``struct``. ``FLAGS`` are also what
+``docs/images/run_report.py`` runs Chromium with.
 """
 
 from __future__ import annotations
@@ -14,9 +16,7 @@ import signal
 import struct
 import subprocess
 import zlib
-from collections import Counter
 from collections.abc import Callable
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -73,32 +73,6 @@ def chromium_runner(tmp_path: Path, width: int, height: int) -> Chromium:
 def _kill_group(pgid: int) -> None:
     with contextlib.suppress(ProcessLookupError):  # all of it exited already, as it should
         os.killpg(pgid, signal.SIGKILL)
-
-
-class Dom(HTMLParser):
-    """Tag counts, every element's tag and attributes in order, and the text of a DOM."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: Counter[str] = Counter()
-        self.elements: list[dict[str, str]] = []
-        self.tagged: list[tuple[str, dict[str, str]]] = []
-        self.chunks: list[str] = []
-        self.feed(html)
-        self.close()
-        self.text = " ".join(self.chunks)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags[tag] += 1
-        element = {k: v or "" for k, v in attrs}
-        self.elements.append(element)
-        self.tagged.append((tag, element))
-
-    def handle_data(self, data: str) -> None:
-        self.chunks.append(data)
-
-    def with_class(self, cls: str, attr: str) -> list[dict[str, str]]:
-        return [e for e in self.elements if cls in e.get("class", "").split() and attr in e]
 
 
 def decode_png(data: bytes) -> tuple[int, int, list[bytes]]:

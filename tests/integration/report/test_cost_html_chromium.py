@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from orchestrator.cost.report import Caught, CostReport, Group
-from orchestrator.report.cost_html import PALETTE, render
-from tests.integration.report.report_browser import Chromium, Dom, chromium_runner, decode_png
+from orchestrator.report.cost_html import render
+from orchestrator.report.svg import PALETTE
+from tests.integration.report.report_browser import Chromium, chromium_runner, decode_png
+from tests.unit.report.html_page import Page
 
 pytestmark = pytest.mark.browser
 
@@ -106,18 +108,18 @@ def test_the_screenshot_is_the_page_at_1280_by_800(
 def test_the_laid_out_dom_carries_the_reports_numbers(
     page: Path, chromium: Chromium, sample: CostReport
 ) -> None:
-    dom = Dom(chromium("--dump-dom", page.as_uri()))
+    dom = Page(chromium("--dump-dom", page.as_uri()))
     assert dom.tags["svg"] == 2 and dom.tags["script"] == 0  # the hostile name stayed text
-    (tile,) = dom.with_class("tile", "data-total-usd")
+    (tile,) = dom.having("tile", attr="data-total-usd")
     assert float(tile["data-total-usd"]) == sample.total_usd
 
-    columns = dom.with_class("day", "data-day")
+    columns = dom.having("day", attr="data-day")
     assert [c["data-day"] for c in columns] == [d for d, _ in sample.timeline]
     assert sum(float(c["data-usd"]) for c in columns) == pytest.approx(sample.total_usd)
-    segments = dom.with_class("seg", "data-usd")
+    segments = dom.having("seg", attr="data-usd")
     assert sum(float(s["data-usd"]) for s in segments) == pytest.approx(sample.total_usd)
 
-    bars = dom.with_class("bar", "data-usd")
+    bars = dom.having("bar", attr="data-usd")
     assert {b["data-group"]: float(b["data-usd"]) for b in bars} == {
         g.name: g.cost_usd for g in sample.groups
     }

@@ -21,7 +21,8 @@ import pytest
 
 from orchestrator.report.svg import SERVICE, STATUS
 from tests.conftest import Cli, leftovers
-from tests.integration.report.report_browser import Dom, chromium_runner, decode_png
+from tests.integration.report.report_browser import chromium_runner, decode_png
+from tests.unit.report.html_page import Page
 
 pytestmark = pytest.mark.local
 
@@ -103,17 +104,17 @@ def test_the_four_files_tell_the_same_story(demo: Demo) -> None:
     assert md.startswith(f"### envctl run {data['blueprint']}: **PASSED**")
     assert f"`{data['env']}`" in md and f"{tests['total']} tests, 0 failing" in md
 
-    dom = Dom((run.report / "report.html").read_text())
-    (main,) = [e for tag, e in dom.tagged if tag == "main"]
+    page = Page((run.report / "report.html").read_text())
+    main = page.first("main")
     assert (main["data-env"], main["data-status"]) == (data["env"], data["status"])
-    tiles = {k: v for e in dom.with_class("tile", "class") for k, v in e.items()}
+    tiles = {k: v for e in page.having("tile") for k, v in e.items()}
     assert tiles["data-tests"] == str(tests["total"]) and tiles["data-failing"] == "0"
 
 
 def test_every_run_keeps_its_html_and_junit_in_its_run_dir(demo: Demo) -> None:
     for run in (demo.first, demo.second):
-        for name in ("report.html", "junit.xml"):
-            assert (run.run_dir / name).read_text() == (run.report / name).read_text()
+        for kept, name in (("report.html", "report.html"), ("envctl-junit.xml", "junit.xml")):
+            assert (run.run_dir / kept).read_text() == (run.report / name).read_text()
         last = run.done.stdout.rstrip().splitlines()[-1]
         assert last == (f"report  {run.report / 'report.html'} · junit {run.report / 'junit.xml'}")
 
@@ -135,7 +136,7 @@ def test_envctl_report_renders_the_recorded_run_again(demo: Demo) -> None:
     run = demo.second
     junit = demo.cli("report", run.data["env"], "--format", "junit")
     assert junit.returncode == 0, junit.stderr
-    assert junit.stdout == (run.run_dir / "junit.xml").read_text()
+    assert junit.stdout == (run.run_dir / "envctl-junit.xml").read_text()
     latest = demo.cli("report")  # the most recent run: the second, as HTML
     assert latest.stdout == (run.run_dir / "report.html").read_text()
     unknown = demo.cli("report", "checkout-000000")
@@ -144,10 +145,9 @@ def test_envctl_report_renders_the_recorded_run_again(demo: Demo) -> None:
 
 
 def test_the_page_loads_nothing_from_anywhere(demo: Demo) -> None:
-    html = (demo.first.report / "report.html").read_text()
-    dom = Dom(html)
-    assert dom.tags["script"] == 0
-    for element in dom.elements:
+    page = Page((demo.first.report / "report.html").read_text())
+    assert page.tags["script"] == 0
+    for _, element in page.elements:
         for attr in ("src", "href"):
             assert not element.get(attr, "").startswith(("http://", "https://", "//")), element
 
@@ -156,15 +156,15 @@ def test_the_page_loads_nothing_from_anywhere(demo: Demo) -> None:
 def test_chromium_lays_the_timeline_out_lane_by_lane(demo: Demo, tmp_path: Path) -> None:
     chromium = chromium_runner(tmp_path, WIDTH, HEIGHT)
     run = demo.first
-    dom = Dom(chromium("--dump-dom", (run.report / "report.html").as_uri()))
+    dom = Page(chromium("--dump-dom", (run.report / "report.html").as_uri()))
     assert dom.tags["script"] == 0
     lanes = [
-        e["data-name"] for e in dom.with_class("lane", "data-kind") if e["data-kind"] == "service"
+        e["data-name"] for e in dom.having("lane", attr="data-kind") if e["data-kind"] == "service"
     ]
     services = run.data["services"]
     assert set(services) <= set(lanes)
     assert len(lanes) == len(set(lanes))  # one lane per service
-    bars = [e for e in dom.with_class("bar", "data-kind") if e["data-kind"] == "service"]
+    bars = [e for e in dom.having("bar", attr="data-kind") if e["data-kind"] == "service"]
     assert [b["data-name"] for b in bars] == lanes
     by_x = [
         b["data-name"]
@@ -176,12 +176,12 @@ def test_chromium_lays_the_timeline_out_lane_by_lane(demo: Demo, tmp_path: Path)
     assert [services[n]["started_offset_seconds"] for n in by_x] == [
         services[n]["started_offset_seconds"] for n in by_offset
     ]
-    for bar in dom.with_class("bar", "width"):
+    for bar in dom.having("bar", attr="width"):
         assert float(bar["width"]) > 0, bar
-    suites = [e for e in dom.with_class("bar", "data-kind") if e["data-kind"] == "suite"]
+    suites = [e for e in dom.having("bar", attr="data-kind") if e["data-kind"] == "suite"]
     assert [(s["data-name"], s["data-status"]) for s in suites] == [("contract", "passed")]
     phases = {
-        e["data-name"] for e in dom.with_class("bar", "data-kind") if e["data-kind"] == "phase"
+        e["data-name"] for e in dom.having("bar", attr="data-kind") if e["data-kind"] == "phase"
     }
     assert phases == {"plan", "provision", "seed", "audit", "suites", "teardown"}
 

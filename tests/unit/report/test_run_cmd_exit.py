@@ -13,8 +13,9 @@ import pytest
 from orchestrator.cli import run_cmd
 from orchestrator.cli.common import App
 from orchestrator.cli.main import main
-from orchestrator.exceptions import ExitCode, ReadinessTimeout, UsageError
+from orchestrator.exceptions import ExitCode, Interrupted, ReadinessTimeout, UsageError
 from orchestrator.result import RunResult, RunStatus
+from orchestrator.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
 TINY = ROOT / "tests" / "integration" / "local" / "blueprints" / "tiny.yaml"  # no profile
@@ -48,17 +49,32 @@ CASES: list[tuple[dict[str, Any], ExitCode, str]] = [
     ({"status": RunStatus.failed, "fail_under": 90.0}, ExitCode.SUITES_FAILED, ""),
     ({"fidelity": None, "fail_under": 10.0}, ExitCode.FIDELITY_BELOW_THRESHOLD,
      "no fidelity score was measured"),
+    # A --report DIR that could not be written turns only a passing run into 3.
+    ({"reports_missing": True}, ExitCode.ENVIRONMENT, ""),
+    ({"reports_missing": True, "status": RunStatus.failed}, ExitCode.SUITES_FAILED, ""),
+    ({"reports_missing": True, "enforce_budget": True}, ExitCode.BUDGET_EXCEEDED, "over"),
+    ({"reports_missing": True, "fail_under": 90.0}, ExitCode.FIDELITY_BELOW_THRESHOLD,
+     "fidelity 80.0 is below"),
+    ({"reports_missing": True, "status": RunStatus.error, "exception": UsageError("bad")},
+     ExitCode.USAGE, "bad"),
+    ({"reports_missing": True, "status": RunStatus.error, "exception": Interrupted("SIGTERM")},
+     ExitCode.INTERRUPTED, "interrupted by SIGTERM"),
 ]  # fmt: skip
+OPTIONS = ("enforce_budget", "fail_under", "reports_missing")
 
 
 @pytest.mark.parametrize(("change", "code", "message"), CASES)
 def test_which_exit_code_wins(
     change: dict[str, Any], code: ExitCode, message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    options = {k: change.pop(k) for k in ("enforce_budget", "fail_under") if k in change}
+    options = {k: change.pop(k) for k in OPTIONS if k in change}
     result = dataclasses.replace(OK, **change)
     got = run_cmd._exit_code(
-        App(), result, options.get("enforce_budget", False), options.get("fail_under")
+        App(),
+        result,
+        options.get("enforce_budget", False),
+        options.get("fail_under"),
+        options.get("reports_missing", False),
     )
     assert got is code
     err = capsys.readouterr().err
@@ -91,3 +107,44 @@ def test_a_report_dir_that_cannot_be_made_fails_before_anything_starts(
     assert exit_.value.code == 2
     assert "--report" in capsys.readouterr().err
     assert not state_dir.exists()
+
+
+def test_a_renderer_that_fails_is_an_error_and_never_the_verdict(
+    passed: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """A bug in a renderer: --report DIR is missing (exit 3 if the run passed, said so in
+    one message), the step summary only warned."""
+    from orchestrator.report import files, markdown
+
+    def broken(*args: object, **kwargs: object) -> str:
+        raise RuntimeError("renderer bug")
+
+    monkeypatch.setattr(files, "render", broken)
+    monkeypatch.setattr(markdown, "render", broken)
+    summary = tmp_path / "summary.md"
+    app = App(_settings=Settings(state_dir=tmp_path, environ={"GITHUB_STEP_SUMMARY": str(summary)}))
+    written, missing = run_cmd._write_reports(app, passed, tmp_path / "reports")
+    assert missing and written == {}
+    err = capsys.readouterr().err
+    assert err.startswith("envctl: error: could not render the reports into ")
+    assert "RuntimeError: renderer bug" in err and "Traceback" not in err
+    assert "could not append to $GITHUB_STEP_SUMMARY" in caplog.text
+    assert not summary.exists()
+
+
+def test_the_summary_names_the_run_dirs_reports_without_report(
+    passed: dict[str, Any], tmp_path: Path
+) -> None:
+    """The engine wrote them; `envctl run` only says where."""
+    from orchestrator.report import files
+
+    passed["run_dir"] = str(tmp_path)
+    files.write_run_dir(passed, App().redactor)
+    written, missing = run_cmd._write_reports(
+        App(_settings=Settings(state_dir=tmp_path, environ={})), passed, None
+    )
+    assert not missing
+    assert run_cmd._summary("PASSED", written).splitlines()[-1] == (
+        f"report  {tmp_path / 'report.html'} · junit {tmp_path / 'envctl-junit.xml'}"
+    )

@@ -7,6 +7,7 @@ from typing import Any
 
 from orchestrator.cost.model import usd
 from orchestrator.report import markdown
+from orchestrator.report.run_facts import seconds
 from tests.unit.report.run_samples import HOSTILE_SERVICE, XSS
 
 
@@ -50,8 +51,10 @@ def test_a_passed_run(passed: dict[str, Any]) -> None:
     )
     assert f"**Fidelity {passed['fidelity']['overall']:.1f}/100**" in text
     assert f"**Cost** {usd(passed['cost']['total_usd'])}" in text
-    assert "budget ok ($0.05 per run)" in text
-    assert "**Teardown** complete in 0.83s, nothing left behind" in text
+    budget = passed["cost"]["budget"]
+    assert f"budget {budget['status']} ({usd(budget['per_run_usd'])} per run)" in text
+    took = seconds(passed["phases"]["teardown"])
+    assert f"**Teardown** complete in {took}, nothing left behind" in text
     assert text.endswith("\n") and not text.endswith("\n\n")
 
 
@@ -93,7 +96,8 @@ def test_leftovers_come_right_after_the_headline(leftover_run: dict[str, Any]) -
     left = text.index("**Teardown left 2 resource(s) behind** (exit code 3)")
     assert left < text.index("**Services**")
     assert "- process 4242 postgres" in text
-    assert "**Teardown** incomplete in 0.83s: 2 resource(s) left" in text
+    took = seconds(leftover_run["phases"]["teardown"])
+    assert f"**Teardown** incomplete in {took}: 2 resource(s) left" in text
 
 
 def test_names_cannot_make_markup(hostile: dict[str, Any]) -> None:
@@ -114,3 +118,14 @@ def test_a_run_with_nothing_in_it(bare: dict[str, Any]) -> None:
     assert text.startswith("### envctl run bare: **PASSED**")
     assert tables(text) == []
     assert "**Teardown** complete, nothing left behind" in text
+
+
+def test_spans_that_are_not_spans_are_skipped(errored: dict[str, Any]) -> None:
+    clean = markdown.render(errored)
+    errored["timeline"][:0] = [
+        "junk",
+        {"kind": "phase", "name": "seed", "start": 0.0, "end": 1.0},  # no status
+        {"kind": "phase", "name": "audit", "end": 1.0, "status": "failed"},  # no start
+    ]
+    assert markdown.render(errored) == clean
+    assert "during provision" in clean
