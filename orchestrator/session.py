@@ -114,6 +114,7 @@ class Session:
     _t0: float = field(default_factory=time.monotonic)
     _followers: list[threading.Thread] = field(default_factory=list)  # --verbose, see _follow
     _stop_following: threading.Event = field(default_factory=threading.Event)
+    _followed: threading.Event = field(default_factory=threading.Event)  # see _unfollow
 
     # creation --------------------------------------------------------------------------
 
@@ -404,6 +405,8 @@ class Session:
         def pump() -> None:
             try:
                 for line in self.runtime.follow_output(self.env, handle, self._stop_following):
+                    if self._followed.is_set():
+                        break  # too late: the result may be out (see _unfollow)
                     self.progress.service_output(name, self.redactor(line))
             except Exception as exc:  # a broken log stream must not break the run
                 log.debug("following the output of %s stopped: %s", name, exc)
@@ -414,11 +417,14 @@ class Session:
             self._followers.append(follower)
 
     def _unfollow(self) -> None:
-        """Let the followers read out the services' last lines, then end them."""
+        """Let the followers read out the services' last lines, then end them. A runtime's
+        follower ends soon after the stop (``Runtime.follow_output``); one that does not
+        is left behind, silenced, rather than printing after the result."""
         self._stop_following.set()
         deadline = time.monotonic() + 2.0
         for follower in list(self._followers):
             follower.join(max(0.0, deadline - time.monotonic()))
+        self._followed.set()
 
     @property
     def env_file(self) -> Path:

@@ -20,7 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from orchestrator.cli.progress_board import FINISHED, Board, Row, RowState
-from orchestrator.cli.progress_lines import LineProgress, service_prefix
+from orchestrator.cli.progress_lines import LineProgress, printable, service_prefix
 from orchestrator.progress import Event, Progress
 
 if TYPE_CHECKING:
@@ -75,21 +75,23 @@ class LiveProgress(Progress):
             note = self.board.apply(event)
             self._ensure_live()
         if note:
-            self._print(Text(self.app.redactor(note), style="dim"))
+            self._print(Text(self.app.redactor(printable(note)), style="dim"))
 
     def step(self, text: str) -> None:
         if self._closed:
             self._lines().step(text)
             return
         with self._lock:
-            self.board.step(self.app.redactor(text), self._now())
+            self.board.step(self.app.redactor(printable(text)), self._now())
             self._ensure_live()
 
     def suite_output(self, line: str) -> None:
         if self._closed:
             self._lines().suite_output(line)
         elif self.app.output == "text":
-            self._print(Text("    " + self.app.redactor(line)))
+            # Stripped, not kept as rich Text: a Text keeps escape codes, and a clear-screen
+            # or cursor move in it would tear the live region apart (colours go too).
+            self._print(Text("    " + self.app.redactor(printable(line))))
 
     def service_output(self, service: str, line: str) -> None:
         if self._closed:
@@ -99,7 +101,7 @@ class LiveProgress(Progress):
             service, SERVICE_COLOURS[len(self._colours) % len(SERVICE_COLOURS)]
         )
         self._print(
-            Text.assemble((service_prefix(service), colour), self.app.redactor(line)),
+            Text.assemble((service_prefix(service), colour), self.app.redactor(printable(line))),
         )
 
     def close(self) -> None:
@@ -175,7 +177,9 @@ class LiveProgress(Progress):
                 row.name if row.kind != "teardown" else "teardown",
                 Text(row.status, STATUS_STYLES.get(row.state, "")),
                 Text(
-                    row.detail,
+                    # a failed service's error may quote its output; rich measures a
+                    # cell before it expands tabs, and would cut it short
+                    printable(row.detail).replace("\t", " "),
                     "dim" if row.state not in FINISHED else "",
                     no_wrap=True,
                     overflow="ellipsis",

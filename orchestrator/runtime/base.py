@@ -34,10 +34,12 @@ A minimal runtime, e.g. for a test double::
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from orchestrator.runtime import follow
 
 if TYPE_CHECKING:
     import threading
@@ -197,17 +199,13 @@ class Runtime(abc.ABC):
         self, env: EnvironmentContext, handle: ServiceHandle, stop: threading.Event
     ) -> Iterator[str]:
         """The service's output line by line as it comes (``--verbose``), from its start,
-        until the output ends or ``stop`` is set (what was written by then is still read
-        out). Not redacted: the caller redacts. The default tails ``log_path``; a runtime
-        that keeps output elsewhere (Docker) overrides this; with neither, nothing."""
+        until the output ends, or soon after ``stop`` is set even if the service is still
+        writing (what comes within ``follow.LAST_WORDS`` is still passed on). Not redacted:
+        the caller redacts. The default tails ``log_path``; a runtime that keeps output
+        elsewhere (Docker) overrides this, with ``orchestrator.runtime.follow``'s helpers;
+        with neither, nothing."""
         path = self.log_path(env, handle.name)
-        if path is None:
-            return
-        while not path.exists():
-            if stop.wait(0.1):
-                return
-        with path.open("rb") as fh:
-            yield from follow_lines(fh.read, stop)
+        return follow.tail_file(path, stop) if path is not None else iter(())
 
     def collect_logs(self, record: EnvRecord, target: Path, redact: Redactor) -> None:
         """Copy every service's output into ``target`` (redacted), before ``destroy``."""
@@ -232,22 +230,3 @@ class Runtime(abc.ABC):
     def reap_orphan(self, env_id: str) -> Sequence[str]:
         """Remove what ``orphans`` found for ``env_id``; return what could not be removed."""
         return []
-
-
-def follow_lines(read: Callable[[int], bytes], stop: threading.Event) -> Iterator[str]:
-    """Whole lines from ``read`` (a file being appended to): polls while nothing new is
-    there; once ``stop`` is set, reads out what is left and ends."""
-    pending = b""
-    stopping = False
-    while True:
-        chunk = read(64 * 1024)
-        if chunk:
-            *lines, pending = (pending + chunk).split(b"\n")
-            for line in lines:
-                yield line.decode("utf-8", errors="replace").rstrip("\r")
-            continue
-        if stopping:
-            break
-        stopping = stop.wait(0.1)
-    if pending:
-        yield pending.decode("utf-8", errors="replace").rstrip("\r")

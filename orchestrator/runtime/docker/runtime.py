@@ -36,7 +36,7 @@ from orchestrator.exceptions import BlueprintError, RuntimeUnavailable, ServiceE
 from orchestrator.links import API_PORT as PROXY_API_PORT
 from orchestrator.links import PROXY_SERVICE
 from orchestrator.ownership import this_process
-from orchestrator.runtime import proxyconfig
+from orchestrator.runtime import follow, proxyconfig
 from orchestrator.runtime.base import (
     KEEPS_DATA,
     SEED_MANIFEST,
@@ -502,25 +502,7 @@ class DockerRuntime(Runtime):
             stream = container.logs(stream=True, follow=True)
         except errors().APIError:
             return
-        ended = threading.Event()
-
-        def close_on_stop() -> None:
-            if stop.wait() and not ended.wait(1.0):  # a moment for the last lines
-                stream.close()
-
-        threading.Thread(target=close_on_stop, name="close-log-stream", daemon=True).start()
-        pending = b""
-        try:
-            for chunk in stream:
-                *lines, pending = (pending + chunk).split(b"\n")
-                for line in lines:
-                    yield line.decode("utf-8", errors="replace").rstrip("\r")
-        except Exception as exc:  # closed under our feet, or the engine went away
-            log.debug("log stream of %s ended: %s", handle.name, exc)
-        finally:
-            ended.set()
-        if pending:
-            yield pending.decode("utf-8", errors="replace").rstrip("\r")
+        yield from follow.follow_stream(stream, stream.close, stop)
 
     def collect_logs(self, record: EnvRecord, target: Path, redact: Redactor) -> None:
         super().collect_logs(record, target, redact)  # the services' output, via logs_text

@@ -81,3 +81,22 @@ def test_stop_closes_the_stream_of_a_container_left_running(
     assert lines == ["one", "two", "three"]
     container.reload()
     assert container.status == "running"
+
+
+def test_stop_lets_go_of_a_container_that_never_stops_writing(
+    docker_client: Any, debian_image: str, settings: Settings
+) -> None:
+    name = f"envctl-test-follow-{uuid.uuid4().hex[:8]}"
+    chatty = docker_client.containers.run(
+        debian_image, ["sh", "-c", "while :; do echo tick; done"], detach=True, name=name
+    )
+    try:
+        wait_for_output(chatty, b"tick")
+        stop = threading.Event()
+        threading.Timer(0.5, stop.set).start()
+        started = time.monotonic()
+        lines = follow(DockerRuntime(settings), chatty, stop)
+        assert time.monotonic() - started < 10, "still following a chatty container"
+        assert lines and set(lines) == {"tick"}
+    finally:
+        chatty.remove(force=True)

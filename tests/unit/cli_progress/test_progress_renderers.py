@@ -7,7 +7,7 @@ import re
 import pytest
 
 from orchestrator.cli.common import App
-from orchestrator.cli.progress_lines import LineProgress
+from orchestrator.cli.progress_lines import LineProgress, printable
 from orchestrator.cli.progress_view import LiveProgress, seconds_text
 from orchestrator.progress import Event
 
@@ -109,3 +109,58 @@ def test_times_read_short() -> None:
     ]  # fmt: skip
     assert seconds_text(0.141, running=True) == "0.1s"
     assert seconds_text(None) == ""
+
+
+# What services and suites print may hold anything a terminal acts on rather than shows:
+# clear the screen and home the cursor, a window title, a carriage return, colours.
+NOISY = "\x1b[2J\x1b[H\x1b]0;x\x07LOG:  \x1b[38;5;208mready\x1b[0m\tto go\r"
+SPLIT_SECRET = "password hunter2\x1b[1m-password"  # slips past a redaction of the raw line
+
+
+def test_printable_keeps_the_text_and_tabs_only() -> None:
+    assert printable(NOISY) == "LOG:  ready\tto go"
+    assert printable("a\x1b]8;;https://x\x1b\\link\x1b]8;;\x1b\\ b\x1bc\x9b2J\x08\x00") == "alink b"
+    assert printable("plain — ünïcode ✓ [1m]") == "plain — ünïcode ✓ [1m]"
+
+
+def test_plain_lines_carry_no_escape_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    progress = LineProgress(app(verbose=1))
+    progress.service_output("db", NOISY)
+    progress.service_output("db", SPLIT_SECRET)
+    progress.suite_output(NOISY)
+    progress.step(f"ready    db: {NOISY}")
+    err = capsys.readouterr().err
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", err), repr(err)
+    lines = err.splitlines()
+    assert lines[:3] == [
+        "db      | LOG:  ready\tto go",
+        "db      | password ***",
+        "    LOG:  ready\tto go",
+    ]
+    assert lines[3].endswith("ready    db: LOG:  ready\tto go")
+    assert "hunter2" not in err
+
+
+def test_the_live_view_prints_no_one_elses_escape_codes(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("COLUMNS", "100")
+    progress = LiveProgress(app(verbose=1), force_terminal=True)
+    progress.event(EVENTS[0])
+    progress.service_output("db", NOISY)
+    progress.service_output("db", SPLIT_SECRET)
+    progress.suite_output(NOISY)
+    progress.event(Event("service", "db", "start", "starting db", 0.1))
+    progress.event(Event("service", "db", "failed", "", 0.2, {"error": f"exited: {NOISY}"}))
+    progress.close()
+    err = capsys.readouterr().err
+    for code in ("\x1b[2J", "\x1b[H", "\x1b]0;", "\x07", "\x1b[38;5;208m"):
+        assert code not in err, f"{code!r} in {err!r}"
+    # rich's own codes (styles, cursor moves) and redraws (\r) out: what was text is
+    # printed as it was, the tabs expanded
+    text = re.sub(r"\x1b\[[\d;?]*[A-Za-z]", "", err).replace("\r", "\n")
+    assert re.search(r"^db      \| LOG:  ready +to go$", text, re.M), text
+    assert re.search(r"^    LOG:  ready +to go$", text, re.M), text
+    assert "db      | password ***" in text and "hunter2" not in text
+    assert re.search(r"✗\s+service\s+db\s+failed\s+exited: LOG:  ready to go\s+0\.10s", text), text
