@@ -797,7 +797,10 @@ class Session:
     def detach(self) -> None:
         """Leave the environment running after this process exits (``envctl up``)."""
         until = time.time() + self.loaded.model.ttl
-        self._unfollow()
+        # The services live on and their endpoints are printed: their output is no longer
+        # ours to show, so silence the followers now rather than read out last words.
+        self._followed.set()
+        self._stop_following.set()
         self.state.detach(self.env_id, until)
         self.runtime.detach(self.env, until)
 
