@@ -59,7 +59,8 @@ def compose(app: App, file: str | None, out: str | None, name: str | None, force
     Services, images, build contexts, commands, ports, environment (env_file, .env and
     ${VAR} interpolation), depends_on, healthchecks, volumes and resource limits carry
     over; everything else is listed, one line each, on stderr and at the top of the
-    blueprint. Literal passwords become secrets generated per environment.
+    blueprint. Literal passwords become secrets generated per environment; values your
+    shell gives ${VAR} become ${env.VAR}, never written.
     """
     from orchestrator.importers.compose_import import STDOUT, import_compose
 

@@ -2,8 +2,9 @@
 
 Three passes: decide which services are imported (profiles and one-shot jobs are not)
 and their ports; build the targets that references resolve against (engines first, so
-their credentials are known); then emit each service. A last pass replaces any literal
-secret left in a string with its ``${secret.NAME}``.
+their credentials are known); then emit each service. A last pass (scrub.py) replaces
+any literal secret left in a string with its ``${secret.NAME}``, and the shell's values
+with ``${env.NAME}``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.blueprint.model import API_VERSION
-from orchestrator.importers import compose_apps, compose_engines, compose_ready, unsupported
+from orchestrator.importers import (
+    compose_apps,
+    compose_engines,
+    compose_ready,
+    scrub,
+    shell_values,
+    unsupported,
+)
 from orchestrator.importers.compose_model import ComposeService, Project
 from orchestrator.importers.engine_images import DEFAULT_PORTS, EngineImage, engine_image
 from orchestrator.importers.naming import service_names
@@ -31,6 +39,7 @@ class Conversion:
     blueprint: dict[str, Any]
     notes: tuple[Note, ...]
     secret_values: tuple[str, ...]  # to check the written text against; never shown
+    weak_values: tuple[str, ...] = ()  # too short to look for, but never a password here
 
     @property
     def services(self) -> list[str]:
@@ -70,12 +79,7 @@ def convert(project: Project, notes: Notes, *, name: str, out_dir: Path) -> Conv
         for n, p in plans.items()
         if p.engine is not None
     }
-    hosts: dict[str, Target] = {}
-    for n, p in plans.items():
-        target = engines[n].target if n in engines else Target(p.name, None, p.ports)
-        for host in (n, p.name, *p.svc.aliases):
-            hosts.setdefault(host, target)
-    rewriter = Rewriter(hosts, secrets)
+    rewriter = Rewriter(_hosts(plans, engines), secrets)
     dropped = _dropped_hosts(project, kept)
     services: dict[str, Any] = {}
     data: list[dict[str, Any]] = []
@@ -99,18 +103,40 @@ def convert(project: Project, notes: Notes, *, name: str, out_dir: Path) -> Conv
         "apiVersion": API_VERSION,
         "kind": "Blueprint",
         "metadata": {"name": name},
+        "secrets": {},  # here for the key order; filled after the scrub, which may add some
+        "services": services,
     }
+    compose_paths = {p.name: p.svc.path for p in plans.values()}
+    shell = project.file.variables.shell
+    done = scrub.scrub(blueprint, secrets, compose_paths, shell, notes)
+    shell_values.note_uses(project.file.shell_uses, done.referenced, done.kept, notes)
     if len(secrets):
         blueprint["secrets"] = secrets.spec()
-    blueprint["services"] = services
+    else:
+        del blueprint["secrets"]
     if data:
         blueprint["data"] = data
-    public = _public_words(blueprint)
-    searchable = secrets.searchable(public)
-    _scrub(blueprint, searchable)
     ordered = sorted(notes.all(), key=lambda n: n.line or 0)  # stable: file order, then found
-    shown = [Note(n.key, _mask(n.message, searchable), n.line) for n in ordered]
-    return Conversion(blueprint, tuple(shown), tuple(searchable))
+    shown = [Note(n.key, scrub.mask(n.message, done.searchable), n.line) for n in ordered]
+    weak = tuple(v for v in secrets.literals() if v not in done.searchable)
+    return Conversion(blueprint, tuple(shown), tuple(done.searchable), weak)
+
+
+def _hosts(plans: dict[str, _Plan], engines: dict[str, Any]) -> dict[str, Target]:
+    """Host name → the service it reaches. Every service's own names first: in Compose
+    a service name wins over another service's container_name or network alias."""
+    targets = {
+        n: engines[n].target if n in engines else Target(p.name, None, p.ports)
+        for n, p in plans.items()
+    }
+    hosts: dict[str, Target] = {}
+    for n, p in plans.items():
+        for host in (n, p.name):
+            hosts.setdefault(host.lower(), targets[n])
+    for n, p in plans.items():
+        for host in p.svc.aliases:
+            hosts.setdefault(host.lower(), targets[n])
+    return hosts
 
 
 def _imported(project: Project, notes: Notes) -> dict[str, ComposeService]:
@@ -184,8 +210,19 @@ def _plan(svc: ComposeService, name: str, notes: Notes) -> _Plan:
         )
     ports += svc.expose
     ready = compose_ready.plan(svc.healthcheck, (svc.name, name, *svc.aliases))
-    if engine is None and ready.port is not None:  # the port its healthcheck probes first
-        ports = [ready.port, *(p for p in ports if p != ready.port)]
+    if engine is None and ready.port is not None and not ports:
+        ports = [ready.port]  # the port its healthcheck probes is the one it listens on
+    elif engine is None and ready.port is not None and ready.port != ports[0]:
+        # http and tcp probes use the first port, which is also ${svc.url}'s: the ports
+        # others connect to stay first, and readiness is envctl's default on them.
+        notes.add(
+            (*svc.path, "healthcheck"),
+            f"it probes port {ready.port}, not the first of its ports ({ports[0]}), which "
+            f"http and tcp readiness use: now envctl's default, a TCP connect to {ports[0]}",
+        )
+        ready = compose_ready.ReadyPlan(
+            {k: v for k, v in ready.ready.items() if k == "timeout"}, None, None
+        )
     if engine is not None and not ports:
         ports = [DEFAULT_PORTS[engine.engine]]
     return _Plan(svc, name, engine, tuple(dict.fromkeys(ports)), ready)
@@ -280,39 +317,3 @@ def _size(n: int) -> str | int:
 def _tidy(service: dict[str, Any]) -> dict[str, Any]:
     """Without the keys that say nothing (an empty env, no image …)."""
     return {k: v for k, v in service.items() if v not in (None, [], {})}
-
-
-def _public_words(blueprint: dict[str, Any]) -> set[str]:
-    """Text that is not secret (names, images, users): a short password that is part of
-    one cannot be looked for inside other values."""
-    words = set(blueprint["services"])
-    for svc in blueprint["services"].values():
-        words.add(str(svc.get("image", "")))
-        words.update(svc.get("env", {}))
-        for key in ("POSTGRES_USER", "POSTGRES_DB"):
-            if key in svc.get("env", {}):
-                words.add(svc["env"][key])
-    return words
-
-
-def _scrub(blueprint: dict[str, Any], searchable: dict[str, str]) -> None:
-    """Replace what is left of a literal secret inside env values and commands."""
-    if not searchable:
-        return
-    for svc in blueprint["services"].values():
-        for section in (svc.get("env", {}), svc.get("local", {}), svc.get("ready", {})):
-            for key, value in list(section.items()):
-                if isinstance(value, str):
-                    section[key] = _replace_secrets(value, searchable)
-
-
-def _replace_secrets(text: str, searchable: dict[str, str]) -> str:
-    for value in sorted(searchable, key=len, reverse=True):
-        text = text.replace(value, f"${{secret.{searchable[value]}}}")
-    return text
-
-
-def _mask(text: str, searchable: dict[str, str]) -> str:
-    for value in searchable:
-        text = text.replace(value, "***")
-    return text

@@ -23,6 +23,7 @@ from orchestrator.importers.naming import secret_name
 from orchestrator.importers.notes import Notes
 from orchestrator.importers.references import Target
 from orchestrator.importers.secret_book import SecretBook
+from orchestrator.importers.shell_values import names_in
 
 INIT_DIRS = ("/docker-entrypoint-initdb.d", "/docker-entrypoint-preinitdb.d")
 DATA_DIRS = ("/var/lib/postgresql", "/bitnami", "/data", "/var/lib/redis")
@@ -89,9 +90,11 @@ def engine_service(
             )
     if password is not None:
         secret = secrets.add(secret_name(name, "password"), password)
+        # A password from the shell is generated too: every user of it names the secret.
+        what = "a password from your shell" if names_in(password) else "a literal password"
         notes.add(
             _password_path(svc, image),
-            f"a literal password: now ${{secret.{secret}}}, generated per environment "
+            f"{what}: now ${{secret.{secret}}}, generated per environment "
             f"(give a fixed one with ENVCTL_SECRET_{secret})",
         )
     if secret is not None:

@@ -2,7 +2,8 @@
 
 The YAML is read by the blueprint's own reader (``blueprint/source.py``), so anchors and
 ``<<:`` merges behave the same, duplicate keys are caught, and every value keeps its line
-for errors and notes.
+for errors and notes. It is interpolated twice: with the shell's values (``data``, for
+fields that need a value) and with markers for them (``templated``, shell_values.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from orchestrator.importers.compose_vars import (
     read_dotenv,
 )
 from orchestrator.importers.notes import ComposeError, Notes
+from orchestrator.importers.shell_values import CLOSE, OPEN
 
 # The names `docker compose` looks for, in its order.
 DEFAULT_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
@@ -41,6 +43,8 @@ class ComposeFile:
     data: dict[str, Any]
     source: SourceMap
     variables: Variables
+    templated: dict[str, Any]  # `data` with markers for the shell's values
+    shell_uses: dict[str, tuple[KeyPath, ...]]  # variable → where its shell value went
 
     @property
     def directory(self) -> Path:
@@ -90,6 +94,12 @@ def read(path: Path, environ: Mapping[str, str]) -> tuple[ComposeFile, Notes]:
             Location(shown, 1, 1),
             hint="a Compose file lists its containers under `services:`",
         )
+    if OPEN in text or CLOSE in text:
+        raise ComposeError(
+            "the file holds U+FDD0 or U+FDD1, Unicode noncharacters envctl keeps for itself",
+            Location(shown, 1, 1),
+            hint="remove them (no text needs them)",
+        )
     try:
         data, source = parse_yaml(text, shown)
     except BlueprintError as exc:  # the reader's errors, rephrased for a Compose file
@@ -104,20 +114,17 @@ def read(path: Path, environ: Mapping[str, str]) -> tuple[ComposeFile, Notes]:
         )
     dotenv = _dotenv(path.parent / ".env", notes)
     variables = Variables(environ, dotenv)
-    first_use: dict[str, KeyPath] = {}
-    data = _interpolated(data, (), variables, notes, first_use)
+    uses: dict[str, list[KeyPath]] = {}
+    raw = data
+    data = _interpolated(raw, (), variables, notes, uses)
+    templated = _interpolated(raw, (), Variables(environ, dotenv, mark_shell=True), notes, {})
     for name in variables.unset:
-        notes.add(first_use.get(name, ()), f"variable {name} is not set: it became ''")
-    for name in variables.from_shell:
-        notes.add(
-            first_use.get(name, ()),
-            f"${{{name}}} came from your shell's environment (which wins over .env): "
-            "the blueprint holds the value it had now",
-        )
+        notes.add(uses.get(name, [()])[0], f"variable {name} is not set: it became ''")
     for name in OVERRIDE_NAMES:
         if (path.parent / name).is_file() and path.name in DEFAULT_NAMES:
             notes.add((), f"{name} next to it is not merged: import applies one file")
-    return ComposeFile(path.resolve(), data, source, variables), notes
+    shell_uses = {n: tuple(uses[n]) for n in variables.from_shell}
+    return ComposeFile(path.resolve(), data, source, variables, templated, shell_uses), notes
 
 
 def _dotenv(path: Path, notes: Notes) -> dict[str, str]:
@@ -132,29 +139,30 @@ def _dotenv(path: Path, notes: Notes) -> dict[str, str]:
 
 
 def _interpolated(
-    value: Any, path: KeyPath, variables: Variables, notes: Notes, first_use: dict[str, KeyPath]
+    value: Any, path: KeyPath, variables: Variables, notes: Notes, uses: dict[str, list[KeyPath]]
 ) -> Any:
+    """``value`` interpolated; ``uses`` gets where each unset or shell variable was used."""
     if isinstance(value, str):
-        seen = (len(variables.unset), len(variables.from_shell))
+        seen = (len(variables.unset), len(variables.shell_uses))
         try:
             out = interpolate(value, variables)
         except InterpolationProblem as exc:
             raise notes.error(path, str(exc), exc.hint) from None
-        for name in variables.unset[seen[0] :] + variables.from_shell[seen[1] :]:
-            first_use.setdefault(name, path)
+        for name in variables.unset[seen[0] :] + variables.shell_uses[seen[1] :]:
+            uses.setdefault(name, [])
+            if path not in uses[name]:
+                uses[name].append(path)
         return out
     if isinstance(value, dict):
         # Extension fields (x-…) are not interpolated by Compose either.
         return {
             k: v
             if str(k).startswith("x-")
-            else _interpolated(v, (*path, k), variables, notes, first_use)
+            else _interpolated(v, (*path, k), variables, notes, uses)
             for k, v in value.items()
         }
     if isinstance(value, list):
-        return [
-            _interpolated(v, (*path, i), variables, notes, first_use) for i, v in enumerate(value)
-        ]
+        return [_interpolated(v, (*path, i), variables, notes, uses) for i, v in enumerate(value)]
     return value
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.exceptions import BlueprintError, EnvctlError, UsageError
-from orchestrator.importers import blueprint_yaml, compose_file, compose_parse
+from orchestrator.importers import blueprint_yaml, compose_file, compose_parse, passwords
 from orchestrator.importers.compose_convert import Conversion, convert
 from orchestrator.importers.naming import NAME_PATTERN_TEXT, dns_label, is_dns_label
 from orchestrator.importers.notes import Note
@@ -105,8 +105,12 @@ def _shown(compose: Path, directory: Path) -> str:
 
 
 def _check_no_secrets(text: str, conversion: Conversion) -> None:
-    # The converter replaces every literal secret; this is the guarantee that it did.
-    if any(value in text for value in conversion.secret_values):
+    # The converter replaces every literal secret; this is the guarantee that it did: a
+    # long value anywhere, and any value, however short, where a password is written.
+    weak = set(conversion.weak_values)
+    if any(value in text for value in conversion.secret_values) or any(
+        password in weak for password in passwords.literals(text)
+    ):
         raise EnvctlError(
             "refusing to write the blueprint: a secret value from the Compose file is still in it",
             hint="this is a bug in envctl import; please report it (without the file's secrets)",

@@ -3,6 +3,8 @@
 Each syntax a key allows (short or long ports and volumes, list or map environment and
 depends_on, a string or a list for commands) comes out in one shape; a value of the
 wrong type is a located error; a key this does not read is listed as ``unsupported``.
+Strings that become blueprint strings (environment, commands, the healthcheck's test)
+are read from the templated data, with markers for the shell's values (shell_values.py).
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ def project(compose: ComposeFile, notes: Notes) -> Project:
             "`services:` must map each service's name to its settings",
             "e.g. services: {web: {image: nginx:1.27}}",
         )
-    parsed = {str(n): _service(compose, str(n), s, notes) for n, s in services.items()}
+    marked = compose.templated["services"]  # the same shape: interpolation keeps it
+    parsed = {str(n): _service(compose, str(n), s, marked[n], notes) for n, s in services.items()}
     _check_dependencies(parsed, notes)
     _link_aliases(parsed, services)
     name = data.get("name") or compose.variables.get("COMPOSE_PROJECT_NAME")
@@ -59,15 +62,18 @@ def project(compose: ComposeFile, notes: Notes) -> Project:
     return Project(compose, str(name) if name else None, parsed, unsupported)
 
 
-def _service(compose: ComposeFile, name: str, raw: Any, notes: Notes) -> ComposeService:
+def _service(
+    compose: ComposeFile, name: str, raw: Any, marked: Any, notes: Notes
+) -> ComposeService:
     base: KeyPath = ("services", name)
     if raw is None:
-        raw = {}
+        raw = marked = {}
     if not isinstance(raw, dict):
         raise notes.error(
             base, f"service {name!r} must be a mapping of settings", "e.g. web: {image: nginx:1.27}"
         )
     r = _Reader(raw, base, notes)
+    m = _Reader(marked, base, notes)  # the same keys, the shell's values as markers
     deploy = r.mapping("deploy")
     limits = _deploy_limits(deploy, base, notes)
     unsupported = [(*base, k) for k in raw if k not in SERVICE_KEYS]
@@ -78,20 +84,19 @@ def _service(compose: ComposeFile, name: str, raw: Any, notes: Notes) -> Compose
     networks, aliases = _networks(r, base)
     unsupported += networks
     # Read for the names other services may use, and still explained: envctl names
-    # what it runs per environment, and links are legacy depends_on.
-    unsupported += [(*base, k) for k in ("container_name", "links") if k in raw]
+    # what it runs per environment, and links are legacy depends_on. `hostname` is only
+    # the container's name for itself: other containers cannot resolve it.
+    unsupported += [(*base, k) for k in ("container_name", "links", "hostname") if k in raw]
     if raw.get("container_name"):
         aliases.append(str(raw["container_name"]))
-    if raw.get("hostname"):
-        aliases.append(str(raw["hostname"]))
 
     return ComposeService(
         name=name,
         image=r.text("image"),
         build=_build(r, compose.directory, base, notes),
-        command=r.parsed("command", fields.command),
-        entrypoint=r.parsed("entrypoint", fields.command),
-        environment=_environment(r, compose.directory, base, notes),
+        command=m.parsed("command", fields.command),
+        entrypoint=m.parsed("entrypoint", fields.command),
+        environment=_environment(r, m, compose.directory, base, notes),
         ports=tuple(_ports(r, base, notes)),
         expose=tuple(
             p
@@ -99,7 +104,7 @@ def _service(compose: ComposeFile, name: str, raw: Any, notes: Notes) -> Compose
             for p in r.at(("expose", i), fields.expose_port, item)
         ),
         depends_on=tuple(_depends_on(r, base, notes)),
-        healthcheck=_healthcheck(r, base, notes),
+        healthcheck=_healthcheck(r, m, base, notes),
         mounts=tuple(_mounts(r, compose.directory, base, notes)),
         cpus=limits[0] if limits[0] is not None else r.parsed("cpus", fields.cpus),
         memory=limits[1] if limits[1] is not None else r.parsed("mem_limit", fields.memory),
@@ -166,7 +171,7 @@ def _build(r: _Reader, directory: Path, base: KeyPath, notes: Notes) -> Build | 
         raise notes.error((*base, "build"), "`build` is a path or {context, dockerfile}")
     if "://" in context or context.startswith("git@"):
         return Build(None, context, None)
-    path = (directory / Path(context).expanduser()).resolve()
+    path = _host_path(directory, context, (*base, "build"), notes)
     if not path.is_dir():
         raise notes.error(
             (*base, "build"),
@@ -177,24 +182,32 @@ def _build(r: _Reader, directory: Path, base: KeyPath, notes: Notes) -> Build | 
     return Build(path, context, file if file.is_file() else None)
 
 
-def _environment(r: _Reader, directory: Path, base: KeyPath, notes: Notes) -> dict[str, str | None]:
+def _host_path(directory: Path, text: str, where: KeyPath, notes: Notes) -> Path:
+    """A path the file gives, on this machine: relative to the file's directory."""
+    try:
+        return (directory / Path(text).expanduser()).resolve()
+    except (ValueError, OSError, RuntimeError) as exc:  # a NUL byte, a symlink loop, ~nobody
+        raise notes.error(
+            where,
+            f"invalid path {text!r}: {exc}",
+            f"paths are relative to the Compose file's directory ({directory})",
+        ) from None
+
+
+def _environment(
+    r: _Reader, m: _Reader, directory: Path, base: KeyPath, notes: Notes
+) -> dict[str, str | None]:
     env: dict[str, str | None] = {}
     for i, item in enumerate(r.items("env_file")):
-        where = (
-            (*base, "env_file", i)
-            if isinstance(r.raw.get("env_file"), list)
-            else (
-                *base,
-                "env_file",
-            )
-        )
+        listed = isinstance(r.raw.get("env_file"), list)
+        where: KeyPath = (*base, "env_file", i) if listed else (*base, "env_file")
         required, name = True, item
         if isinstance(item, dict):  # the long form: {path, required}
             required = item.get("required", True) is not False
             name = item.get("path")
         if not isinstance(name, str):
             raise notes.error(where, "an env_file entry is a path")
-        path = directory / Path(name).expanduser()
+        path = _host_path(directory, name, where, notes)
         if not path.is_file():
             if not required:
                 continue
@@ -208,15 +221,16 @@ def _environment(r: _Reader, directory: Path, base: KeyPath, notes: Notes) -> di
         except (OSError, UnicodeDecodeError) as exc:
             raise notes.error(where, f"cannot read env_file {name!r}: {exc}") from None
     raw = r.raw.get("environment")
+    marked: Any = m.raw.get("environment")  # the same shape as raw
     if isinstance(raw, dict):
-        for key, value in raw.items():
-            env[str(key)] = _env_text(value)
+        for key in raw:
+            env[str(key)] = _env_text(marked[key])
     elif isinstance(raw, list):
         for i, item in enumerate(raw):
             if not isinstance(item, str):
                 raise notes.error((*base, "environment", i), "list items are 'NAME=value'")
-            key, sep, value = item.partition("=")
-            env[key] = value if sep else None
+            key, sep, _ = item.partition("=")
+            env[key] = marked[i].partition("=")[2] if sep else None
     elif raw is not None:
         raise notes.error((*base, "environment"), "`environment` is a mapping or a list")
     return env
@@ -271,12 +285,12 @@ def _depends_on(r: _Reader, base: KeyPath, notes: Notes) -> list[Dependency]:
     return out
 
 
-def _healthcheck(r: _Reader, base: KeyPath, notes: Notes) -> Healthcheck | None:
+def _healthcheck(r: _Reader, m: _Reader, base: KeyPath, notes: Notes) -> Healthcheck | None:
     raw = r.mapping("healthcheck")
     if not raw:
         return None
     path = (*base, "healthcheck")
-    test = raw.get("test")
+    test = m.mapping("healthcheck").get("test")  # timings are values; the test is text
     args: tuple[str, ...]
     if raw.get("disable") is True:
         kind, args = "NONE", ()
@@ -317,7 +331,7 @@ def _mounts(r: _Reader, directory: Path, base: KeyPath, notes: Notes) -> list[Mo
             raise notes.error((*base, "volumes", i), f"invalid volume {item!r}")
         host = None
         if spec.kind == "bind" and spec.source:
-            host = (directory / Path(spec.source).expanduser()).resolve()
+            host = _host_path(directory, spec.source, (*base, "volumes", i), notes)
         out.append(Mount(spec, (*base, "volumes", i), host))
     return out
 

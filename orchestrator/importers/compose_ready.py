@@ -11,14 +11,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
+from orchestrator.importers.addresses import LOCAL_HOSTS, URL, alternation
 from orchestrator.importers.compose_model import Healthcheck
+from orchestrator.importers.shell_values import names_in
 
 # Compose's defaults for what a healthcheck leaves out.
 DEFAULTS = {"interval": 30.0, "retries": 3}
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "0.0.0.0", "[::1]", "::1")
 _HTTP_TOOLS = re.compile(r"\b(curl|wget|urlopen|requests\.get|httpx\.get|http\.client)\b")
-_URL = re.compile(r"\b(https?)://(\[[^\]]+\]|[^/\s:'\"\)]+)(?::(\d+))?(/[^\s'\"\)\]\\]*)?")
+_URL = re.compile(URL)
 _NC = re.compile(r"\bnc\b[^|;&]*?-z\w*\s+(?:-\w+\s+)*(\S+)\s+(\d+)")
 _DEV_TCP = re.compile(r"/dev/tcp/([^/\s]+)/(\d+)")
 
@@ -40,16 +42,16 @@ def plan(check: Healthcheck | None, own_names: tuple[str, ...]) -> ReadyPlan:
     text = check.text
     hosts = (*LOCAL_HOSTS, *own_names)
     for match in _URL.finditer(text):
-        scheme, host, port, path = match.groups()
-        if host.lower() not in hosts or not _HTTP_TOOLS.search(text):
+        probe = _http_probe(match.group(0).rstrip(")]"), hosts)  # `$(curl …)`, `[…]`
+        if probe is None or not _HTTP_TOOLS.search(text):
             continue
-        number = int(port) if port else (443 if scheme == "https" else 80)
+        scheme, port, path = probe
         if scheme == "http":
-            return ReadyPlan({"http": path or "/", **ready}, number)
+            return ReadyPlan({"http": path, **ready}, port)
         break
     for pattern in (_NC, _DEV_TCP):
         found = pattern.search(text)
-        if found and found.group(1).lower() in hosts:
+        if found and found.group(1).lower() in {h.lower() for h in hosts}:
             return ReadyPlan({"tcp": True, **ready}, int(found.group(2)))
     command = _host_command(text, hosts)
     return ReadyPlan(
@@ -57,6 +59,24 @@ def plan(check: Healthcheck | None, own_names: tuple[str, ...]) -> ReadyPlan:
         None,
         "now a readiness command run on the host, not in the container: check it works there",
     )
+
+
+def _http_probe(url: str, hosts: tuple[str, ...]) -> tuple[str, int, str] | None:
+    """(scheme, port, path with query) of an http(s) URL to one of ``hosts``. Not one
+    with a shell value in it: ``ready.http`` takes no ``${env.NAME}``, a command does."""
+    if names_in(url):
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if scheme not in ("http", "https") or host not in {h.lower() for h in hosts}:
+        return None
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return scheme, port or (443 if scheme == "https" else 80), path
 
 
 def wait_seconds(check: Healthcheck) -> float | None:
@@ -77,5 +97,5 @@ def _host_command(text: str, hosts: tuple[str, ...]) -> str:
     """The check with its own address as ``${self.host}:${self.port}``, and any ``${``
     of its own escaped, since blueprint strings interpolate."""
     escaped = text.replace("${", "$${")
-    names = "|".join(re.escape(h) for h in sorted(hosts, key=len, reverse=True))
+    names = alternation(hosts)
     return re.sub(rf"(?<![\w.-])({names}):\d+\b", "${self.host}:${self.port}", escaped)

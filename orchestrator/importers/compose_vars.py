@@ -5,6 +5,7 @@
 ``$$`` is a literal ``$``; defaults may nest (``${A:-${B:-x}}``). Values come from the
 shell's environment first, then from the ``.env`` file next to the Compose file. An
 unset variable becomes an empty string, as Compose does (with a warning: here, a note).
+With ``mark_shell``, a value from the shell becomes a marker instead (shell_values.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from orchestrator.importers.shell_values import marker
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPERATORS = (":-", ":?", ":+", "-", "?", "+")
@@ -32,15 +35,27 @@ class Variables:
 
     shell: Mapping[str, str]
     dotenv: Mapping[str, str] = field(default_factory=dict)
+    mark_shell: bool = False
     unset: list[str] = field(default_factory=list)
-    from_shell: list[str] = field(default_factory=list)
+    from_shell: list[str] = field(default_factory=list)  # each name once, in order
+    shell_uses: list[str] = field(default_factory=list)  # every use, in order
 
     def get(self, name: str) -> str | None:
-        if name in self.shell:  # the shell wins over .env, as in Compose
-            if name not in self.from_shell:
-                self.from_shell.append(name)
+        """The value, the shell's winning over .env as in Compose."""
+        if name in self.shell:
             return self.shell[name]
         return self.dotenv.get(name)
+
+    def use(self, name: str) -> str | None:
+        """What stands for ``name`` where its value is used, the use recorded. An empty
+        shell value stays empty: there is nothing of the user's to keep out."""
+        if name not in self.shell:
+            return self.dotenv.get(name)
+        if name not in self.from_shell:
+            self.from_shell.append(name)
+        self.shell_uses.append(name)
+        value = self.shell[name]
+        return marker(name) if self.mark_shell and value else value
 
 
 def interpolate(text: str, variables: Variables) -> str:
@@ -104,19 +119,19 @@ def _braced(text: str, i: int, variables: Variables) -> tuple[str, int]:
     empty_counts = operator.startswith(":")
     missing = value is None or (empty_counts and value == "")
     if operator in (":-", "-"):
-        return (argument if missing else value or ""), i
+        return (argument if missing else variables.use(name) or ""), i
     if operator in (":?", "?"):
         if missing:
             raise InterpolationProblem(
                 f"required variable {name} is missing a value: {argument or '(no message)'}",
                 hint=f"set {name} in your environment or in the .env file next to it",
             )
-        return value or "", i
-    return ("" if missing else argument), i  # :+ and +
+        return variables.use(name) or "", i
+    return ("" if missing else argument), i  # :+ and +: the value itself is not used
 
 
 def _value(name: str, variables: Variables) -> str:
-    value = variables.get(name)
+    value = variables.use(name)
     if value is None:
         if name not in variables.unset:
             variables.unset.append(name)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from orchestrator.importers.shell_values import names_in
+
 # A value this short would also match ordinary words, names and numbers if we searched
 # for it inside other text; such values are only replaced where they are a whole value.
 MIN_SEARCHABLE = 6
@@ -38,18 +40,21 @@ class SecretBook:
 
     def searchable(self, public: set[str]) -> dict[str, str]:
         """value → name of the secrets it is safe to look for inside other text: long
-        enough, and not part of something public (a user name, an image, a host)."""
+        enough, and not part of something public (a user name, an image, a host). A
+        shell value's marker is always safe: it is never text."""
         out = {}
         for name, value in self._values.items():
-            if value is None or len(value) < MIN_SEARCHABLE:
+            if value is None:
                 continue
-            if any(value in p for p in public):
+            weak = len(value) < MIN_SEARCHABLE or any(value in p for p in public)
+            if weak and not names_in(value):
                 continue
             out[value] = name
         return out
 
-    def values(self) -> list[str]:
-        return [v for v in self._values.values() if v]
+    def literals(self) -> dict[str, str]:
+        """value → name of every secret the Compose file wrote as text, however short."""
+        return {v: n for n, v in self._values.items() if v and not names_in(v)}
 
     def spec(self) -> dict[str, Any]:
         """The blueprint's ``secrets:`` section."""

@@ -33,6 +33,8 @@ SERVICE = {
     "user": "the local runtime runs services as you; dropped",
     "container_name": "envctl names what it runs per environment, so names never collide; "
     "dropped (other services may still use it as a host name)",
+    "hostname": "the container's name for itself: other containers cannot resolve it (they "
+    "use the service name); dropped",
     "links": "legacy links: now depends_on (their aliases still resolve as host names)",
     "labels": "envctl labels what it creates with its environment id; dropped",
     "logging": "envctl keeps each service's log itself (`envctl logs ENV SERVICE`); dropped",

@@ -125,7 +125,7 @@ services:
   wget:
     build: ./app
     command: python app.py
-    expose: ["9000"]
+    expose: ["8080", "9000"]
     healthcheck:
       test: ["CMD-SHELL", "wget -qO- http://127.0.0.1:8080/status?full=1 || exit 1"]
   shell:

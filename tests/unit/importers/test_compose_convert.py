@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from orchestrator.importers.naming import dns_label
-from tests.unit.importers.compose_snippets import compose, imported, write
+from tests.unit.importers.compose_snippets import compose, imported, notes_of, write
 
 
 def services(tmp_path: Path, snippet: str, environ: dict[str, str] | None = None) -> Any:
@@ -49,8 +49,8 @@ def test_environment_merges_env_files_then_environment(tmp_path: Path) -> None:
 
 
 def test_variables_interpolate_from_dotenv_and_shell(tmp_path: Path) -> None:
-    svcs = services(tmp_path, "interpolation", {"SHELL_ONLY": "from-shell"})
-    assert svcs["web"]["image"] == "nginx:1.27"
+    svcs = services(tmp_path, "interpolation", {"SHELL_ONLY": "from-shell", "NGINX_TAG": "1.26"})
+    assert svcs["web"]["image"] == "nginx:1.26", "a field that takes no reference: the value"
     assert svcs["web"]["env"] == {
         "FROM_DOTENV": "hello",
         "BRACELESS": "hello",
@@ -61,7 +61,7 @@ def test_variables_interpolate_from_dotenv_and_shell(tmp_path: Path) -> None:
         "LITERAL": "$HOME and $${NOT_A_VAR}",
         "UNSET": "",
         "NESTED": "hello",
-        "SHELL_WINS": "from-shell",
+        "SHELL_WINS": "${env.SHELL_ONLY}",  # the shell's: read from envctl's when it runs
     }
 
 
@@ -88,7 +88,7 @@ def test_healthchecks_become_readiness_probes(tmp_path: Path) -> None:
     # start_period + retries * (interval + timeout) = 10 + 10 * (5 + 3)
     assert svcs["curl"]["ready"] == {"http": "/healthz", "timeout": "90s"}
     assert svcs["wget"]["ready"] == {"http": "/status?full=1"}
-    assert svcs["wget"]["ports"] == [8080, 9000], "the probed port is the service's first"
+    assert svcs["wget"]["ports"] == [8080, 9000]
     assert svcs["shell"]["ready"] == {"http": "/ping"}
     assert svcs["tcp"]["ready"] == {"tcp": True}
     assert svcs["tcp"]["ports"] == [6000]
@@ -351,3 +351,82 @@ services:
     assert web["ports"] == [80]
     assert web["env"] == {"A": "1"}
     assert "depends_on" not in web
+
+
+def test_service_names_win_over_other_names_and_hostname_is_not_one(tmp_path: Path) -> None:
+    compose(
+        tmp_path,
+        """\
+services:
+  legacy-db:
+    image: postgres:15
+    hostname: db
+    container_name: cache
+    environment: {POSTGRES_PASSWORD: legacy-Secret-1}
+  db:
+    image: postgres:15
+    environment: {POSTGRES_PASSWORD: main-Secret-2}
+  cache:
+    image: redis:7
+  web:
+    image: nginx:1.27
+    environment:
+      URL: postgres://postgres:main-Secret-2@db:5432/postgres
+      CACHE: cache:6379
+      OLD_HOST: legacy-db
+""",
+    )
+    result = imported(tmp_path)
+    env = result.conversion.blueprint["services"]["web"]["env"]
+    assert env == {
+        "URL": "${db.url}",
+        "CACHE": "${cache.host}:${cache.port}",
+        "OLD_HOST": "${legacy-db.host}",
+    }
+    note = notes_of(result)["services.legacy-db.hostname"]
+    assert "other containers cannot resolve it" in note
+
+
+def test_a_healthcheck_on_another_port_keeps_the_declared_ports_first(tmp_path: Path) -> None:
+    compose(
+        tmp_path,
+        """\
+services:
+  api:
+    build: ./app
+    command: python app.py --port 8000
+    ports: ["8000:8000"]
+    healthcheck:
+      test: ["CMD", "curl", "-f", "http://localhost:9090/health"]
+""",
+        **{"app/app.py": ""},
+    )
+    result = imported(tmp_path)
+    api = result.conversion.blueprint["services"]["api"]
+    assert api["ports"][0] == 8000, "${api.url} is the port the others use"
+    assert api.get("ready", {}).get("http") is None, "http probes the first port, not 9090"
+    assert "9090" in notes_of(result)["services.api.healthcheck"]
+
+
+def test_its_own_ipv6_loopback_address_becomes_self_port(tmp_path: Path) -> None:
+    compose(
+        tmp_path,
+        """\
+services:
+  api:
+    build: ./app
+    command: python app.py
+    ports: ["8000"]
+    environment:
+      SELF_URL: http://[::1]:8000/x
+      BIND: "[::]:8000"
+      LOOPBACK: "[::1]:8000"
+""",
+        **{"app/app.py": ""},
+    )
+    env = imported(tmp_path).conversion.blueprint["services"]["api"]["env"]
+    assert env == {
+        "SELF_URL": "http://[::1]:${self.port}/x",
+        "BIND": "[::]:${self.port}",
+        "LOOPBACK": "[::1]:${self.port}",
+    }

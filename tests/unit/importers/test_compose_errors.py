@@ -27,6 +27,12 @@ CASES = {
     "version 1": ("web:\n  image: nginx\n", "version 1 Compose file", 1),
     "empty services": ("services: {}\n", "`services:` must map", 1),
     "service not a mapping": ("services:\n  web: 3\n", "must be a mapping of settings", 2),
+    "a NUL in a path": ('services:\n  web:\n    build: "a\\0b"\n', "invalid path", 3),
+    "envctl's own markers": (
+        "services:\n  web:\n    image: 'x\ufdd0A\ufdd1'\n",
+        "Unicode noncharacters envctl keeps for itself",
+        1,
+    ),
     "bad port": ("services:\n  web:\n    image: x\n    ports: ['80:abc']\n", "invalid port", 4),
     "bad duration": (
         "services:\n  web:\n    image: x\n    healthcheck:\n      test: [CMD, 'true']\n"

@@ -1,5 +1,7 @@
 """Whatever the Compose file holds, the import answers with an envctl error (a message,
-a location, a hint) or a blueprint the loader accepts; never with a traceback."""
+a location, a hint: exit code 2, the user's to fix) or a blueprint the loader accepts;
+never with a traceback, never with the guard that a secret is still in the blueprint
+(a bug of the converter's), and never with a value from the shell in a blueprint string."""
 
 from __future__ import annotations
 
@@ -43,8 +45,17 @@ WORDS = [
     "10s",
     "512M",
     "--requirepass",
+    "${S}",
+    "password=pw",
+    "host=db port=5432 user=u password=pw",
+    "jdbc:postgresql://db:5432/u?user=u&password=pw",
+    "redis-cli -a pw ping",
+    "--password=pw",
+    "postgres://u:${S}@db:5432/u",
     "",
 ]
+SHELL = {"X": "1", "S": "sk_live_fuzz-0123"}  # S looks like a key: it is never written
+GUARD = "refusing to write"
 
 scalars = st.one_of(
     st.sampled_from(WORDS),
@@ -91,6 +102,8 @@ plausible = {
                     "SECRET_KEY",
                     "REDIS_PASSWORD",
                     "POSTGRES_PASSWORD",
+                    "DB_DSN",
+                    "TOKEN_TTL",
                 ]
             ),
             st.one_of(
@@ -102,6 +115,9 @@ plausible = {
                         "redis://cache:6379/0",
                         "http://web:8000/x",
                         "s3cret-value",
+                        "pw",
+                        "${S}",
+                        "host=db password=pw",
                     ]
                 ),
                 scalars,
@@ -185,13 +201,16 @@ def test_any_document_gives_a_blueprint_or_an_envctl_error(document: Any) -> Non
         (directory / "compose.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")
         try:
             result = import_compose(
-                None, out="-", name="fuzz", force=False, environ={"X": "1"}, cwd=directory
+                None, out="-", name="fuzz", force=False, environ=SHELL, cwd=directory
             )
         except EnvctlError as exc:
             assert exc.render().strip()
-            assert exc.exit_code in (2, 3)
+            assert GUARD not in exc.message, "a secret was left in the blueprint"
+            assert exc.exit_code == 2, exc.render()
         else:
             assert result.conversion.blueprint["services"]
+            for text in _interpolated(result.conversion.blueprint):
+                assert SHELL["S"] not in text
 
 
 @settings(max_examples=100, deadline=None)
@@ -203,3 +222,14 @@ def test_any_text_gives_a_blueprint_or_an_envctl_error(text: str) -> None:
             import_compose(None, out="-", name=None, force=False, environ={}, cwd=Path(tmp))
         except EnvctlError as exc:
             assert exc.render().strip()
+            assert GUARD not in exc.message
+            assert exc.exit_code == 2, exc.render()
+
+
+def _interpolated(blueprint: dict[str, Any]) -> list[str]:
+    """The blueprint's strings that may hold references: env, local and ready commands."""
+    out = []
+    for svc in blueprint["services"].values():
+        out += [v for v in svc.get("env", {}).values() if isinstance(v, str)]
+        out += [svc.get(k, {}).get("command") or "" for k in ("local", "ready")]
+    return out
