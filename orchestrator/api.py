@@ -8,28 +8,33 @@
             ...                                # slower while inside
 
 Loading validates the blueprint (a ``BlueprintError`` with file:line, as the CLI shows);
-nothing starts until ``start()``/``__enter__``. ``close()``/``__exit__`` tear down on every
-exit path and record the run like ``envctl run`` does. Addresses are the host's view,
-the one suites get (through ``from: suite`` links), with credentials: it is the caller's
-own environment. Only their ``repr`` hides passwords, so a test's output does not.
+nothing starts until ``start()``/``__enter__``. ``close()``/``__exit__`` tear down and
+record the run like ``envctl run`` does, and so does Python's exit for an environment
+never closed (``api_exit``); while one is up in the main thread, SIGTERM stops the
+caller's code as Ctrl-C does, so that it gets there. Only SIGKILL (or ``os._exit``)
+skips all of that: ``envctl gc`` reaps what it leaves once the process is gone.
+
+Addresses are the host's view, the one suites get (through ``from: suite`` links), with
+credentials: it is the caller's own environment. Only their ``repr`` hides passwords,
+so a test's output does not. The recorded result (``env.result``) is what was recorded:
+redacted, as ``envctl run -o json`` prints it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import enum
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any, Self
-from urllib.parse import urlsplit, urlunsplit
 
+from orchestrator import api_exit, signals
+from orchestrator.api_types import CallerError, Endpoint, LinkFault, State, redacted
 from orchestrator.blueprint.loader import LoadedBlueprint
 from orchestrator.engine import Engine
-from orchestrator.exceptions import EnvctlError, UsageError
+from orchestrator.exceptions import EnvctlError, Interrupted, UsageError
 from orchestrator.progress import Progress
 from orchestrator.result import RunResult, RunStatus
 from orchestrator.runtime import registry
@@ -38,80 +43,6 @@ from orchestrator.session import Session
 from orchestrator.settings import Settings
 
 __all__ = ["Endpoint", "Environment", "LinkFault", "State"]
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where a service answers, from the caller's machine; ``url`` carries credentials."""
-
-    name: str
-    host: str
-    port: int | None
-    url: str
-
-    @property
-    def address(self) -> str:
-        return f"{self.host}:{self.port}" if self.port else self.host
-
-    def __repr__(self) -> str:
-        return (
-            f"Endpoint(name={self.name!r}, host={self.host!r}, port={self.port!r}, "
-            f"url={_masked(self.url)!r})"
-        )
-
-
-def _masked(url: str) -> str:
-    parts = urlsplit(url)
-    if not parts.password:
-        return url
-    user = f"{parts.username}:" if parts.username else ":"
-    netloc = f"{user}…@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-@dataclass(frozen=True)
-class LinkFault:
-    """A fault on a link, as its proxy holds it (Toxiproxy's units: milliseconds …)."""
-
-    link: str
-    name: str
-    kind: str
-    stream: str
-    probability: float
-    attributes: Mapping[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_json(cls, link: str, data: Mapping[str, Any]) -> LinkFault:
-        return cls(
-            link=link,
-            name=str(data.get("name", "")),
-            kind=str(data.get("type", "")),
-            stream=str(data.get("stream") or "downstream"),
-            probability=float(data.get("toxicity", 1.0)),
-            attributes=dict(data.get("attributes") or {}),
-        )
-
-
-class State(enum.StrEnum):
-    new = "new"  # loaded; nothing started
-    starting = "starting"
-    ready = "ready"
-    failed = "failed"  # could not start; torn down, the errored run recorded
-    closed = "closed"  # torn down, run recorded
-
-
-class CallerError(EnvctlError):
-    """An exception the caller's own code raised inside ``with Environment``: recorded
-    as the run's error under its own type, not as a bug in envctl."""
-
-    def __init__(self, exc: BaseException) -> None:
-        super().__init__(
-            str(exc) or type(exc).__name__, hint="raised by the code using the environment"
-        )
-        self.original = exc
-
-    def as_dict(self) -> dict[str, object]:
-        return {**super().as_dict(), "type": type(self.original).__name__}
 
 
 class Environment:
@@ -144,6 +75,7 @@ class Environment:
         self._session: Session | None = None
         self._services: Mapping[str, Endpoint] = MappingProxyType({})
         self._result: RunResult | None = None
+        self._release_sigterm: Callable[[], None] | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -200,14 +132,19 @@ class Environment:
                     hint="an Environment starts once; make a new one",
                 )
             self.state = State.starting
+        # Held from before it starts: starting handles SIGTERM itself (``Interrupted``),
+        # and no moment between that and ready may fall back to dying at once.
+        self._release_sigterm = signals.hold_sigterm()
         try:
             session = self.engine.open(
                 self.loaded, self.runtime, seed=self.seed, audit=self.audit, labels=self.labels
             )
         except BaseException as exc:
+            self._let_go()
             self.error, self.state = exc, State.failed
             raise
         self._session = session
+        api_exit.track(self)  # a script that never closes it: torn down as Python exits
         ordered = [name for name in self.loaded.model.services if name in session.services]
         self._services = MappingProxyType({n: self._endpoint(session, n) for n in ordered})
         self.state = State.ready
@@ -222,13 +159,25 @@ class Environment:
             if self._result is not None:
                 return self._result
             session = self._require_session()
-            if error is not None and not isinstance(error, EnvctlError):
+            if isinstance(error, signals.Terminated):
+                error = Interrupted("SIGTERM")
+            elif error is not None and not isinstance(error, EnvctlError):
                 error = CallerError(error)
             if status is None:
                 status = RunStatus.error if error is not None else RunStatus.passed
-            self._result = self.engine.close(session, status, error=error)
+            try:
+                result = self.engine.close(session, status, error=error)
+            finally:
+                self._let_go()  # teardown runs once: a close that raised is not retried
+            self._result = redacted(result, self.engine.redactor)
             self.state = State.closed
             return self._result
+
+    def _let_go(self) -> None:
+        api_exit.untrack(self)
+        release, self._release_sigterm = self._release_sigterm, None
+        if release is not None:
+            release()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -244,7 +193,9 @@ class Environment:
 
     @property
     def result(self) -> RunResult:
-        """The recorded run, once closed: status, teardown and its leftovers, cost …"""
+        """The recorded run, once closed: status, teardown and its leftovers, cost …
+        Redacted as it was recorded: ``to_dict()`` is ``envctl run -o json``'s JSON and
+        ``result.json``, and secrets are ``***`` in it (``exception`` is the original)."""
         if self._result is None:
             raise UsageError(
                 f"the environment of {self.name!r} is {self.state}: no result until it is closed",

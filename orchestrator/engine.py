@@ -151,11 +151,17 @@ class Engine:
         error: BaseException | None = None,
     ) -> RunResult:
         """Tear down (once: a session already torn down is not touched again) and record
-        the run like ``envctl run`` does; the result, leftovers included."""
-        try:
-            session.teardown()
-        finally:
-            result = self._finish(session, status, suite_results, error)
+        the run like ``envctl run`` does; the result, leftovers included.
+
+        Shielded from SIGINT/SIGTERM as a whole, not only where teardown itself is: the
+        callers (the Python API, the pytest plugin, ``open`` failing) are outside any
+        ``interruptible()``, so a second Ctrl-C would otherwise cut it before teardown
+        begins, or between teardown and the record."""
+        with signals.shielded():
+            try:
+                session.teardown()
+            finally:
+                result = self._finish(session, status, suite_results, error)
         return result
 
     def _finish(
@@ -165,8 +171,11 @@ class Engine:
         suite_results: Sequence[SuiteResult],
         error: BaseException | None,
     ) -> RunResult:
-        result = session.result(status, list(suite_results), error)
-        self._record(result, session.loaded)
+        # Shielded: in `run` this comes after `interruptible()` has given the handlers
+        # back, and a run cut here (state store, reports, ledger) goes unrecorded.
+        with signals.shielded():
+            result = session.result(status, list(suite_results), error)
+            self._record(result, session.loaded)
         return result
 
     def up(
@@ -247,6 +256,17 @@ class Engine:
             )
         except (EnvctlError, OSError) as exc:
             log.error("could not record run %s: %s", result.env, exc)
+        # Here, not in `envctl run`: runs of the Python API and the pytest plugin, and
+        # runs that end in a bug, get their report.html and envctl-junit.xml too, merged
+        # while this process still knows the run's secrets.
+        from orchestrator.report import files
+
+        try:
+            files.write_run_dir(summary, self.redactor)
+        except Exception as exc:  # a report, or a bug in one, must never change the outcome
+            log.error(
+                "could not write the reports of run %s: %s: %s", result.env, type(exc).__name__, exc
+            )
         if loaded is not None:
             from orchestrator.cost import accounting
 

@@ -6,9 +6,10 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from orchestrator.suites import SuiteResult
 
@@ -41,6 +42,12 @@ class ServiceResult:
             return False
         declared, running = self.declared_version, self.version
         return not (running == declared or running.startswith(declared + "."))
+
+    def __repr__(self) -> str:
+        # A failing `assert result.services[...]` prints this in a test's output.
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        shown["url"] = masked_url(self.url)
+        return f"ServiceResult({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -118,6 +125,17 @@ class RunResult:
             "teardown": {"complete": not self.leftovers, "leftovers": self.leftovers},
             "timeline": self.timeline,
         }
+
+
+def masked_url(url: str) -> str:
+    """``url`` with its password shown as ``…`` (``postgresql://app:…@host:5432/db``): for
+    reprs, which end up in tests' output. Not redaction: the value is simply not shown."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    user = f"{parts.username}:" if parts.username else ":"
+    where = parts.netloc.rpartition("@")[2]  # host and port as written
+    return urlunsplit(parts._replace(netloc=f"{user}…@{where}"))
 
 
 def _suite(s: SuiteResult) -> dict[str, Any]:

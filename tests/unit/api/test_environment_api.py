@@ -14,7 +14,7 @@ import pytest
 from orchestrator import Endpoint, Environment
 from orchestrator.blueprint.loader import LoadedBlueprint, load
 from orchestrator.exceptions import BlueprintError, ServiceError, UsageError
-from orchestrator.result import RunStatus
+from orchestrator.result import RunStatus, ServiceResult
 from orchestrator.runtime.fake import FakeBehaviour, FakeRuntime, FakeWorld
 from orchestrator.settings import Settings
 from orchestrator.state import StateStore
@@ -108,7 +108,22 @@ def test_the_password_is_in_the_url_but_not_in_its_repr(make: Make) -> None:
         assert len(password) >= 16
         assert password not in repr(db) and password not in repr(env.services)
         assert "app:…@127.0.0.1" in repr(db)
-    assert password not in (env.run_dir / "result.json").read_text()
+    recorded = json.loads((env.run_dir / "result.json").read_text())
+    assert password not in json.dumps(recorded)
+    # The result is what was recorded (and what `envctl run -o json` prints): redacted.
+    assert env.result.to_dict() == recorded
+    assert env.result.services["db"].url == f"postgresql://app:***@127.0.0.1:{db.port}/shop"
+    assert password not in repr(env.result) and env.result.status is RunStatus.passed
+
+
+def test_a_result_repr_hides_url_passwords_even_unknown_ones() -> None:
+    service = ServiceResult(
+        "db", "127.0.0.1", 5432, "postgresql://app:literal-pw@127.0.0.1:5432/shop", "15", "15.4",
+        0.1, 0.0,
+    )  # fmt: skip
+    assert "literal-pw" not in repr(service)
+    assert "url='postgresql://app:…@127.0.0.1:5432/shop'" in repr(service)
+    assert "version='15.4'" in repr(service)
 
 
 def test_an_exception_in_the_body_tears_down_and_is_recorded(make: Make, world: FakeWorld) -> None:
