@@ -6,7 +6,11 @@ waiting out its readiness timeout:
 
 * the image cannot be pulled or is not there (``ErrImagePull``, ``ImagePullBackOff``,
   ``ErrImageNeverPull``, ``InvalidImageName``);
-* the container cannot be created (``CreateContainerConfigError`` …);
+* the container cannot be created: at once when what it refers to is missing
+  (``CreateContainerConfigError: secret "x" not found``), otherwise only after
+  ``STUCK_GRACE``, since the kubelet's retry of a transient one succeeds: "failed to sync
+  secret cache" (its watch raced the node authorizer, which learns of a new pod's
+  Secret a moment late), or containerd's "context deadline exceeded" on a loaded node;
 * the container exited, now or before a restart (``CrashLoopBackOff`` included): a
   service that exits once while starting is broken, whatever Kubernetes retries;
 * the pod was evicted;
@@ -82,7 +86,7 @@ def pod_problem(pod: Json, age: float) -> Problem | None:
             shown = container.get("image") if container in init else image
             shown = shown or container.get("image")
             return Problem(f"its image {shown!r} cannot be pulled ({detail})", name, "image")
-        if why in START_ERRORS:
+        if why in START_ERRORS and (_missing(said) or age > STUCK_GRACE):
             return Problem(f"Kubernetes cannot start its container ({detail})", name, "start")
         if container in init:
             continue  # an init container's exit is its job; its failures show on the pod
@@ -102,6 +106,11 @@ def pod_problem(pod: Json, age: float) -> Problem | None:
             said = _short(condition.get("message")) or "no node fits it"
             return Problem(f"cannot be scheduled: {said}", name, "schedule")
     return None
+
+
+def _missing(message: str | None) -> bool:
+    """The container refers to something that is not there: no retry will help."""
+    return bool(message) and bool(re.search(r"not found|couldn't find key", message or ""))
 
 
 def not_started(pods: Sequence[Json]) -> bool:

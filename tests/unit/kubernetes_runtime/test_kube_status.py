@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from orchestrator.runtime.kubernetes import status
 
 
@@ -79,6 +81,23 @@ def test_container_config_errors_fail_at_once() -> None:
         "Kubernetes cannot start its container (CreateContainerConfigError: "
         'secret "db-env" not found)'
     )
+
+
+@pytest.mark.parametrize(
+    ("reason", "message"),
+    [
+        # The kubelet's secret watch raced the node authorizer (seen in CI on a new pod).
+        ("CreateContainerConfigError", "failed to sync secret cache: timed out waiting"),
+        ("CreateContainerError", "context deadline exceeded"),
+    ],
+)
+def test_transient_create_errors_are_retried_for_a_while(reason: str, message: str) -> None:
+    """The kubelet's retry of these succeeds: they count as failed only past STUCK_GRACE."""
+    pods = [pod(waiting(reason, message))]
+    assert status.problem(pods, age=status.STUCK_GRACE - 1) is None
+    found = status.problem(pods, age=status.STUCK_GRACE + 1)
+    assert found is not None and found.kind == "start"
+    assert f"{reason}: {message}" in found.reason
 
 
 def test_a_crash_loop_reports_the_exit_code_and_restarts() -> None:
