@@ -212,7 +212,7 @@ class FloorStack:
             "DATABASE_URL": self.db_url("db", 5432),
             "REDIS_URL": f"redis://:{self.cache_password}@cache:6379/0",
             "PAYMENTS_URL": "http://payments-provider:8080",
-            "PAYMENTS_TIMEOUT_SECONDS": "1",
+            "PAYMENTS_TIMEOUT_SECONDS": "2",
         }
         container = self._run("orders", env, 8000)
         port = self.ports["orders"]
