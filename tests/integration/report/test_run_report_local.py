@@ -13,8 +13,6 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from subprocess import CompletedProcess
-from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -22,24 +20,13 @@ import pytest
 from orchestrator.report.svg import SERVICE, STATUS
 from tests.conftest import Cli, leftovers
 from tests.integration.report.report_browser import chromium_runner, decode_png
+from tests.integration.report.report_runs import FILES, Run, run_with_report
 from tests.unit.report.html_page import Page
 
 pytestmark = pytest.mark.local
 
 DEMO = "blueprints/checkout.yaml"
-FILES = ("report.json", "junit.xml", "report.md", "report.html")
 WIDTH, HEIGHT = 1280, 900
-
-
-@dataclass(frozen=True)
-class Run:
-    done: CompletedProcess[str]
-    report: Path  # its --report DIR
-    data: dict[str, Any]  # its report.json
-
-    @property
-    def run_dir(self) -> Path:
-        return Path(self.data["run_dir"])
 
 
 @dataclass(frozen=True)
@@ -58,10 +45,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     env = {"GITHUB_STEP_SUMMARY": str(summary)}
     runs = []
     for name, threshold in (("first", "50"), ("second", "100")):
-        report = base / name
-        done = cli("run", DEMO, "--report", str(report), "--fail-under", threshold, env=env)
-        assert (report / "report.json").is_file(), f"no report.json:\n{done.stderr[-3000:]}"
-        runs.append(Run(done, report, json.loads((report / "report.json").read_text())))
+        runs.append(run_with_report(cli, DEMO, base / name, "--fail-under", threshold, env=env))
     yield Demo(cli, runs[0], runs[1], summary)
     for row in cli.live() if cli.state_dir.exists() else []:
         cli("down", row["env"])

@@ -4,46 +4,25 @@ went wrong, and never hold a secret, however the suite's own JUnit spelled it.""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from pathlib import Path
-from subprocess import CompletedProcess
-from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
 
 from tests.conftest import Cli, leftovers
+from tests.integration.report.report_runs import FILES, Run, run_with_report
 
 pytestmark = pytest.mark.local
 
 BLUEPRINTS = Path(__file__).parent / "blueprints"
-FILES = ("report.json", "junit.xml", "report.md", "report.html")
 SECRET = 'p&ss<w0rd"'
 SPELLINGS = (SECRET, "p&amp;ss", "w0rd")  # raw, as XML escapes it, and any part of it
 
 
-@dataclass(frozen=True)
-class Run:
-    done: CompletedProcess[str]
-    report: Path  # its --report DIR
-    data: dict[str, Any]  # its report.json
-
-    @property
-    def run_dir(self) -> Path:
-        return Path(self.data["run_dir"])
-
-
 def run(cli: Cli, blueprint: str, report: Path) -> Run:
-    done = cli(
-        "run",
-        str(BLUEPRINTS / blueprint),
-        "--report",
-        str(report),
-        env={"ENVCTL_SECRET_PASSWORD": SECRET},
+    return run_with_report(
+        cli, str(BLUEPRINTS / blueprint), report, env={"ENVCTL_SECRET_PASSWORD": SECRET}
     )
-    assert (report / "report.json").is_file(), f"no report.json:\n{done.stderr[-3000:]}"
-    return Run(done, report, json.loads((report / "report.json").read_text()))
 
 
 @pytest.fixture(scope="module")
